@@ -1,0 +1,1 @@
+"""Chemistry with RDKit and DeepChem: standardisation, scaffolds, fingerprints, splitters, leakage audit."""

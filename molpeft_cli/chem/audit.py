@@ -1,0 +1,82 @@
+"""Leakage audit: pool molecules that are the same compound as a dataset molecule.
+
+Two levels: the same full InChIKey (identical compound), and the same first InChIKey block (same skeleton,
+ignoring stereochemistry). Every collision is listed with both labels and the split it collides with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from molpeft_cli.chem.standardize import skeleton_key
+
+AUDIT_COLUMNS = [
+    "pool_mol_id", "pool_smiles", "pool_label", "match", "split",
+    "dataset_mol_id", "dataset_smiles", "dataset_label", "label_difference",
+]
+
+
+@dataclass
+class AuditSummary:
+    pool_size: int
+    same_inchikey: int  # pool molecules with an identical compound in the dataset
+    same_skeleton: int  # pool molecules sharing the stereo-free skeleton (includes same_inchikey)
+    by_split: dict[str, dict[str, int]]
+    label_conflicts: int  # same-compound pairs whose labels differ by more than the tolerance
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def audit_pool(dataset: pl.DataFrame, pool: pl.DataFrame, tolerance: float = 0.3) -> tuple[pl.DataFrame, AuditSummary]:
+    """Return one row per (pool molecule, colliding dataset molecule) and the summary counts."""
+    if "split" not in dataset.columns:
+        dataset = dataset.with_columns(pl.lit("all").alias("split"))
+    left = pool.select(
+        pl.col("mol_id").alias("pool_mol_id"),
+        pl.col("smiles_canonical").alias("pool_smiles"),
+        pl.col("label").alias("pool_label"),
+        pl.col("inchikey").alias("pool_inchikey"),
+    ).with_columns(pl.col("pool_inchikey").map_elements(skeleton_key, return_dtype=pl.String).alias("skeleton"))
+    right = dataset.select(
+        pl.col("mol_id").alias("dataset_mol_id"),
+        pl.col("smiles_canonical").alias("dataset_smiles"),
+        pl.col("label").alias("dataset_label"),
+        pl.col("inchikey").alias("dataset_inchikey"),
+        pl.col("split"),
+    ).with_columns(
+        pl.col("dataset_inchikey").map_elements(skeleton_key, return_dtype=pl.String).alias("skeleton")
+    )
+    hits = left.join(right, on="skeleton", how="inner").with_columns(
+        pl.when(pl.col("pool_inchikey") == pl.col("dataset_inchikey"))
+        .then(pl.lit("inchikey"))
+        .otherwise(pl.lit("skeleton"))
+        .alias("match"),
+        (pl.col("pool_label") - pl.col("dataset_label")).alias("label_difference"),
+    )
+    hits = hits.select(AUDIT_COLUMNS).sort(["match", "pool_mol_id", "dataset_mol_id"])
+    exact = hits.filter(pl.col("match") == "inchikey")
+    by_split: dict[str, dict[str, int]] = {}
+    for split in sorted(set(hits["split"].to_list())):
+        part = hits.filter(pl.col("split") == split)
+        by_split[split] = {
+            "same_inchikey": part.filter(pl.col("match") == "inchikey")["pool_mol_id"].n_unique(),
+            "same_skeleton": part["pool_mol_id"].n_unique(),
+        }
+    conflicts = exact.filter(pl.col("label_difference").abs() > tolerance)
+    summary = AuditSummary(
+        pool_size=pool.height,
+        same_inchikey=exact["pool_mol_id"].n_unique(),
+        same_skeleton=hits["pool_mol_id"].n_unique(),
+        by_split=by_split,
+        label_conflicts=conflicts.height,
+    )
+    return hits, summary
+
+
+def leaking_pool_ids(dataset: pl.DataFrame, pool: pl.DataFrame, splits: tuple[str, ...]) -> set[str]:
+    """Pool mol_ids that are the same compound (either level) as a molecule in the given splits."""
+    hits, _ = audit_pool(dataset.filter(pl.col("split").is_in(list(splits))), pool)
+    return set(hits["pool_mol_id"].to_list())

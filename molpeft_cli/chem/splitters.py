@@ -1,0 +1,143 @@
+"""Train/valid/test splits with DeepChem's splitters, plus a split-quality summary (the seed's splitting study)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from molpeft_cli.chem.fingerprints import max_tanimoto_to, morgan_fingerprints
+from molpeft_cli.chem.quiet import import_deepchem
+from molpeft_cli.chem.splitters_names import STRATEGY_NAMES
+from molpeft_cli.chem.scaffolds import murcko_scaffolds
+from molpeft_cli.errors import MolpeftError
+
+SPLITS = ("train", "valid", "test")
+# CLI name -> DeepChem splitter class name
+STRATEGIES = {  # keys match splitters_names.STRATEGY_NAMES
+    "random": "RandomSplitter",
+    "scaffold": "ScaffoldSplitter",
+    "weight": "MolecularWeightSplitter",
+    "maxmin": "MaxMinSplitter",
+    "butina": "ButinaSplitter",
+    "fingerprint": "FingerprintSplitter",
+}
+
+
+def check_fractions(frac: tuple[float, float, float]) -> tuple[float, float, float]:
+    if len(frac) != 3:
+        raise MolpeftError(f"--frac takes three numbers (train valid test), got {len(frac)}")
+    if any(f < 0 for f in frac) or frac[0] <= 0:
+        raise MolpeftError(f"fractions must be non-negative with a positive train fraction, got {list(frac)}")
+    if not math.isclose(sum(frac), 1.0, abs_tol=1e-6):
+        raise MolpeftError(f"fractions must sum to 1, got {list(frac)} (sum {sum(frac):g})")
+    return frac
+
+
+def split_molecules(
+    table: pl.DataFrame, strategy: str, frac: tuple[float, float, float], seed: int
+) -> pl.DataFrame:
+    """Return the table with `split` (train/valid/test) and `scaffold` columns, using DeepChem's splitter."""
+    if strategy not in STRATEGIES:
+        raise MolpeftError(f"unknown split strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    check_fractions(frac)
+    if table.height < 3:
+        raise MolpeftError(f"need at least 3 molecules to split, got {table.height}")
+    dc = import_deepchem()
+    smiles = table["smiles_canonical"].to_list()
+    labels = table["label"].fill_null(float("nan")).to_numpy()
+    dataset = dc.data.NumpyDataset(X=np.zeros((len(smiles), 1)), y=labels, ids=np.array(smiles, dtype=object))
+    splitter = getattr(dc.splits, STRATEGIES[strategy])()
+    state = np.random.get_state()  # DeepChem seeds numpy's global RNG; leave the caller's untouched
+    try:
+        train, valid, test = splitter.split(
+            dataset, frac_train=frac[0], frac_valid=frac[1], frac_test=frac[2], seed=seed
+        )
+    finally:
+        np.random.set_state(state)
+    assignment = np.empty(len(smiles), dtype=object)
+    for name, idx in zip(SPLITS, (train, valid, test), strict=True):
+        assignment[np.asarray(idx, dtype=int)] = name
+    if any(a is None for a in assignment):
+        raise MolpeftError(f"splitter {strategy} left some molecules unassigned")
+    return table.with_columns(
+        pl.Series("split", assignment.tolist(), dtype=pl.String),
+        pl.Series("scaffold", murcko_scaffolds(smiles), dtype=pl.String),
+    )
+
+
+@dataclass
+class SplitSummary:
+    strategy: str
+    per_split: dict[str, dict[str, float]]
+    shared_scaffolds: dict[str, int]
+    test_max_tanimoto_mean: float
+    test_max_tanimoto_median: float
+
+    def to_dict(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "per_split": self.per_split,
+            "shared_scaffolds": self.shared_scaffolds,
+            "test_max_tanimoto_to_train": {
+                "mean": self.test_max_tanimoto_mean,
+                "median": self.test_max_tanimoto_median,
+            },
+        }
+
+    def comparison_row(self) -> dict:
+        row: dict = {"strategy": self.strategy}
+        total = sum(s["n"] for s in self.per_split.values())
+        for name in SPLITS:
+            s = self.per_split[name]
+            row[f"n_{name}"] = s["n"]
+            row[f"frac_{name}"] = s["n"] / total if total else 0.0
+            row[f"label_mean_{name}"] = s["label_mean"]
+            row[f"label_sd_{name}"] = s["label_sd"]
+            row[f"scaffolds_{name}"] = s["scaffolds"]
+        row["shared_scaffolds_total"] = self.shared_scaffolds["any"]
+        row["test_max_tanimoto_mean"] = self.test_max_tanimoto_mean
+        row["test_max_tanimoto_median"] = self.test_max_tanimoto_median
+        return row
+
+
+def summarize_split(table: pl.DataFrame, strategy: str) -> SplitSummary:
+    """Per split n, label mean/sd, unique scaffolds; scaffolds shared between splits; test-to-train similarity."""
+    per_split: dict[str, dict[str, float]] = {}
+    scaffold_sets: dict[str, set[str]] = {}
+    for name in SPLITS:
+        part = table.filter(pl.col("split") == name)
+        labels = part["label"].drop_nulls()
+        per_split[name] = {
+            "n": part.height,
+            "label_mean": _finite(labels.mean()) if labels.len() else float("nan"),
+            "label_sd": _finite(labels.std()) if labels.len() > 1 else float("nan"),
+            "scaffolds": part["scaffold"].n_unique(),
+        }
+        scaffold_sets[name] = set(part["scaffold"].to_list())
+    shared = {
+        "train_valid": len(scaffold_sets["train"] & scaffold_sets["valid"]),
+        "train_test": len(scaffold_sets["train"] & scaffold_sets["test"]),
+        "valid_test": len(scaffold_sets["valid"] & scaffold_sets["test"]),
+    }
+    shared["any"] = len(
+        (scaffold_sets["train"] & scaffold_sets["valid"])
+        | (scaffold_sets["train"] & scaffold_sets["test"])
+        | (scaffold_sets["valid"] & scaffold_sets["test"])
+    )
+    train_fps = morgan_fingerprints(table.filter(pl.col("split") == "train")["smiles_canonical"].to_list())
+    test_fps = morgan_fingerprints(table.filter(pl.col("split") == "test")["smiles_canonical"].to_list())
+    sims = max_tanimoto_to(test_fps, train_fps)
+    return SplitSummary(
+        strategy=strategy,
+        per_split=per_split,
+        shared_scaffolds=shared,
+        test_max_tanimoto_mean=float(sims.mean()) if sims.size else float("nan"),
+        test_max_tanimoto_median=float(np.median(sims)) if sims.size else float("nan"),
+    )
+
+
+def _finite(value) -> float:
+    return float(value) if value is not None else float("nan")

@@ -1,0 +1,86 @@
+"""The `molpeft` app: global options, error handling, and the subcommands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from molpeft_cli import __version__
+from molpeft_cli.console import error, set_verbosity, verbosity
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.settings import apply_threads, settings
+
+
+class MolpeftGroup(TyperGroup):
+    """Turns user errors into one red line and a non-zero exit; tracebacks only with -v."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MolpeftError as exc:
+            error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            error("interrupted; no partial output was written")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # an unexpected failure: say what, keep the traceback behind -v
+            if verbosity() >= 1:
+                raise
+            error(f"unexpected {type(exc).__name__}: {exc} (rerun with -v for the traceback)")
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=MolpeftGroup,
+    name="molpeft",
+    help="Choose extra training data and a parameter-efficient fine-tuning method for MoLFormer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"molpeft {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    seed: Annotated[int, typer.Option(help="Global random seed (a command's own --seed wins).")] = 0,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail (repeatable).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch/BLAS.")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    settings.seed = seed
+    set_verbosity(-1 if quiet else verbose)
+    apply_threads(threads)
+
+
+def _register() -> None:
+    from molpeft_cli.cli import audit, data, split
+
+    for module in (data, split, audit):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `molpeft data ... -o - | head`
+        sys.stderr.close()
+        sys.exit(141)

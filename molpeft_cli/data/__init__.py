@@ -1,0 +1,1 @@
+"""Tables, manifests, atomic writes and the dataset registry: the artifact contract."""
