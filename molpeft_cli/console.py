@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-
 import os
 import sys
+
+from rich.console import Console
 
 # Piped stderr (logs, Makefiles) gets a wide console instead of Rich's 80 columns so tables stay readable.
 _width = None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 120

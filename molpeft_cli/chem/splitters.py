@@ -10,13 +10,12 @@ import polars as pl
 
 from molpeft_cli.chem.fingerprints import max_tanimoto_to, morgan_fingerprints
 from molpeft_cli.chem.quiet import import_deepchem
-from molpeft_cli.chem.splitters_names import STRATEGY_NAMES
 from molpeft_cli.chem.scaffolds import murcko_scaffolds
 from molpeft_cli.errors import MolpeftError
 
 SPLITS = ("train", "valid", "test")
 # CLI name -> DeepChem splitter class name
-STRATEGIES = {  # keys match splitters_names.STRATEGY_NAMES
+STRATEGIES = {  # keys match choices.SPLIT_STRATEGIES
     "random": "RandomSplitter",
     "scaffold": "ScaffoldSplitter",
     "weight": "MolecularWeightSplitter",

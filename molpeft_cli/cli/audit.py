@@ -9,8 +9,10 @@ import typer
 
 
 def audit(
-    split_table: Annotated[str, typer.Argument(metavar="SPLIT", help="Split table (or any molecule table).")],
-    pool: Annotated[str, typer.Argument(metavar="POOL", help="Pool table: molecule table or raw CSV/parquet with SMILES.")],
+    split_table: Annotated[
+        str, typer.Argument(metavar="SPLIT", help="Split table (or any molecule table).")
+    ],
+    pool: Annotated[str, typer.Argument(metavar="POOL", help="Pool: molecule table or raw CSV/parquet with SMILES.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Collision table ('-' for stdout).")],
     summary: Annotated[str | None, typer.Option(help="Write the summary counts here as JSON.")] = None,
     tolerance: Annotated[float, typer.Option(help="Label difference above which a same-compound pair "

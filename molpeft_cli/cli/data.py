@@ -6,11 +6,14 @@ from typing import Annotated
 
 import typer
 
-from molpeft_cli.data.molecules import DEDUPE_MODES
+from molpeft_cli.choices import DEDUPE_MODES
 
 
 def data(
-    source: Annotated[str, typer.Argument(metavar="SOURCE", help="Bundled name (lipophilicity), a CSV/parquet path, or an http(s) URL.")],
+    source: Annotated[
+        str,
+        typer.Argument(metavar="SOURCE", help="Bundled name (lipophilicity), a CSV/parquet path, or an http(s) URL."),
+    ],
     output: Annotated[str, typer.Option("--output", "-o", help="Molecule table (parquet; '-' for stdout).")],
     smiles_col: Annotated[str | None, typer.Option(help="SMILES column (default: detected).")] = None,
     label_col: Annotated[str | None, typer.Option(help="Label column (default: detected).")] = None,

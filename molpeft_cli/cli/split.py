@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from molpeft_cli.chem.splitters_names import STRATEGY_NAMES
+from molpeft_cli.choices import SPLIT_STRATEGIES
 
 
 def split(
     input: Annotated[str, typer.Argument(metavar="INPUT", help="Molecule table (or raw CSV/parquet); '-' for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Split table ('-' for stdout); with --compare, "
                                         "the comparison table.")],
-    strategy: Annotated[str, typer.Option(help=f"One of {', '.join(STRATEGY_NAMES)}.")] = "scaffold",
+    strategy: Annotated[str, typer.Option(help=f"One of {', '.join(SPLIT_STRATEGIES)}.")] = "scaffold",
     frac: Annotated[tuple[float, float, float], typer.Option(help="Train, valid, test fractions.")] = (0.8, 0.1, 0.1),
     seed: Annotated[int | None, typer.Option(help="Split seed (default: the global --seed).")] = None,
     summary: Annotated[str | None, typer.Option(help="Write the split-quality summary here as JSON.")] = None,

@@ -16,7 +16,7 @@ from molpeft_cli.errors import MolpeftError
 
 MOLECULE_COLUMNS = ["mol_id", "smiles", "smiles_canonical", "inchikey", "label", "source"]
 REJECT_COLUMNS = ["row", "mol_id", "smiles", "label", "reason"]
-DEDUPE_MODES = ("mean", "first", "error")
+from molpeft_cli.choices import DEDUPE_MODES  # noqa: E402,F401 (re-exported)
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smiles_canonical", "smi", "mol", "molecule", "structure")
 LABEL_NAMES = ("label", "exp", "y", "target", "value", "logd", "logp", "lipophilicity", "activity")

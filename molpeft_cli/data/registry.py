@@ -67,7 +67,9 @@ def resolve_source(source: str, refresh: bool = False, sha256: str | None = None
         path = assets_dir() / entry.filename
         actual = sha256_file(path)
         if actual != entry.sha256:
-            raise MolpeftError(f"bundled {source} is corrupt (sha256 {actual[:12]}..., expected {entry.sha256[:12]}...)")
+            raise MolpeftError(
+                f"bundled {source} is corrupt (sha256 {actual[:12]}..., expected {entry.sha256[:12]}...); reinstall"
+            )
         return ResolvedSource(path, entry.name, "bundled", actual)
     if source.startswith(("http://", "https://")):
         path = download(source, sha256=sha256, refresh=refresh)
@@ -77,7 +79,9 @@ def resolve_source(source: str, refresh: bool = False, sha256: str | None = None
     path = Path(source)
     if not path.exists():
         known = ", ".join(BUNDLED)
-        raise MolpeftError(f"no such file or bundled dataset: {source} (bundled: {known}; URLs start with https://)")
+        raise MolpeftError(
+            f"input file not found: {source}; not a bundled dataset either (bundled: {known}; URLs start with https://)"
+        )
     digest = sha256_file(path) if path.is_file() else None
     if sha256 and digest != sha256.lower():
         raise MolpeftError(f"checksum mismatch for {path}: sha256 {digest}, expected {sha256}")

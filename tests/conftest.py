@@ -1,0 +1,61 @@
+"""Shared fixtures: a CLI runner, small molecule files, and the optional external pool from ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_POOL = REPO.parent / "shared" / "data" / "external_task2.csv"
+
+SMALL_CSV = """id,smiles,exp
+m1,CCO,1.0
+m2,c1ccccc1O,2.0
+m3,CC(=O)Nc1ccc(O)cc1,0.5
+m4,c1ccc2ccccc2c1,3.3
+m5,CCN(CC)CC,0.7
+m6,OC(=O)c1ccccc1,1.9
+m7,Cc1ccccc1,2.7
+m8,C1CCCCC1,3.4
+m9,c1ccncc1,0.6
+m10,CC(C)Cc1ccc(cc1)C(C)C(=O)O,3.9
+"""
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def small_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "small.csv"
+    path.write_text(SMALL_CSV)
+    return path
+
+
+@pytest.fixture
+def external_pool() -> Path:
+    if not SHARED_POOL.exists():
+        pytest.skip(f"the seed's external pool is not available at {SHARED_POOL}")
+    return SHARED_POOL
+
+
+def invoke(runner, args: list[str], input: bytes | str | None = None):
+    from molpeft_cli.cli.app import app
+
+    return runner.invoke(app, args, input=input)
+
+
+def assert_one_line_error(result, contains: str | None = None) -> None:
+    """A user error: non-zero exit, one `error:` line on stderr, no traceback."""
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    if contains:
+        assert contains in lines[0], lines[0]
