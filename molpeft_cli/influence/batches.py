@@ -57,7 +57,7 @@ def index_rows(batch: Batch, index: int) -> Batch:
 
 
 def cycle_batches(batches: Iterable[Batch], what: str = "training") -> Iterator[Batch]:
-    """Draw batches forever, starting a new pass when one ends (a shuffling DataLoader reshuffles each pass)."""
+    """Draw batches forever, starting a new pass when one ends (a shuffling DataLoader reshuffles)."""
     while True:
         empty = True
         for batch in batches:
@@ -65,5 +65,6 @@ def cycle_batches(batches: Iterable[Batch], what: str = "training") -> Iterator[
             yield batch
         if empty:
             raise MolpeftError(
-                f"no {what} batches to draw from; pass a re-iterable (a list or a DataLoader), not a used-up generator"
+                f"no {what} batches to draw from; pass a re-iterable (a list or a DataLoader), "
+                "not a used-up generator"
             )

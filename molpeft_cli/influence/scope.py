@@ -1,7 +1,7 @@
-"""Which parameters influence is computed over: `trainable`, `head`, `last-N` (last N encoder layers + head), `all`.
+"""Which parameters influence is computed over: `trainable`, `head`, `last-N` (last N layers + head), `all`.
 
-`head` and `last-N` pick among the trainable parameters (those that fine-tuning moves; for a PEFT adapter these are
-the adapter and head tensors), `all` takes every parameter. Names are matched after removing PEFT's
+`head` and `last-N` pick among the trainable parameters (those that fine-tuning moves; for a PEFT adapter
+these are the adapter and head tensors), `all` takes every parameter. Names are matched after removing PEFT's
 `base_model.model.` wrapper, so the same scope works on a plain and on an adapted model.
 """
 
