@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from molpeft_cli import __version__
 from molpeft_cli.console import error, set_verbosity, verbosity
@@ -18,13 +18,13 @@ from molpeft_cli.settings import apply_threads, settings
 class MolpeftGroup(TyperGroup):
     """Turns user errors into one red line and a non-zero exit; tracebacks only with -v."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except MolpeftError as exc:
             error(str(exc))
             raise typer.Exit(exc.exit_code) from None
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, typer.Exit, typer.Abort):
+        except (TyperException, typer.Exit, typer.Abort):  # usage errors, --help, explicit exits
             raise
         except KeyboardInterrupt:
             error("interrupted; no partial output was written")
@@ -69,9 +69,9 @@ def main_options(
 
 
 def _register() -> None:
-    from molpeft_cli.cli import audit, data, split
+    from molpeft_cli.cli import audit, data, evaluate, finetune, mlm, predict, split
 
-    for module in (data, split, audit):
+    for module in (data, split, audit, finetune, evaluate, predict, mlm):
         module.register(app)
 
 

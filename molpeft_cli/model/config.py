@@ -1,8 +1,9 @@
 """MolformerConfig: the hyper-parameters of a MoLFormer encoder and its heads (`model_type = "molformer"`).
 
-Field names and defaults follow the published MoLFormer-XL `config.json`, so that file loads as is. Three fields are
-ours: `feature_map_seed` (seeds the random-feature matrices drawn at init), `redraw_features_in_training` (see
-`molpeft_cli.model.attention`), and `classifier_dropout_prob` falling back to `hidden_dropout_prob` when None.
+Field names and defaults follow the published MoLFormer-XL `config.json`, so that file loads as is. Three
+fields are ours: `feature_map_seed` (seeds the random-feature matrices drawn at init),
+`redraw_features_in_training` (see `molpeft_cli.model.attention`), and `classifier_dropout_prob` falling back
+to `hidden_dropout_prob` when None.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from transformers import PretrainedConfig
 class MolformerConfig(PretrainedConfig):
     """Configuration of MoLFormer models; the defaults are those of MoLFormer-XL (44.4M encoder parameters).
 
-    `deterministic_eval` and `classifier_skip_connection` are kept for compatibility with the published config: this
-    implementation never redraws the feature map in eval mode, and its regression head (one linear layer) has no
-    skip connections.
+    `deterministic_eval` and `classifier_skip_connection` are kept for compatibility with the published
+    config: this implementation never redraws the feature map in eval mode, and its regression head (one
+    linear layer) has no skip connections.
     """
 
     model_type = "molformer"
@@ -48,7 +49,8 @@ class MolformerConfig(PretrainedConfig):
     ) -> None:
         if hidden_size % num_attention_heads != 0:
             raise ValueError(
-                f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads ({num_attention_heads})"
+                f"hidden_size ({hidden_size}) must be a multiple of "
+                f"num_attention_heads ({num_attention_heads})"
             )
         if (hidden_size // num_attention_heads) % 2 != 0:
             raise ValueError("the head dimension must be even for rotary position embeddings")
@@ -82,7 +84,7 @@ class MolformerConfig(PretrainedConfig):
 
     @property
     def effective_classifier_dropout(self) -> float:
-        """The regression head's dropout: classifier_dropout_prob, or hidden_dropout_prob when that is None."""
+        """The regression head's dropout: classifier_dropout_prob, else hidden_dropout_prob."""
         if self.classifier_dropout_prob is None:
             return self.hidden_dropout_prob
         return self.classifier_dropout_prob

@@ -1,4 +1,5 @@
-"""Named MoLFormer sizes: `xl` (the published checkpoint), `mini` (CPU pretraining and fine-tuning), `tiny` (tests).
+"""Named MoLFormer sizes: `xl` (the published checkpoint), `mini` (CPU pretraining and fine-tuning), `tiny`
+(tests).
 
 The rest of the code asks `named_config(name)`; a new size is one new entry in `NAMED_SIZES`.
 """
@@ -13,24 +14,34 @@ from molpeft_cli.model.config import MolformerConfig
 NAMED_SIZES: dict[str, dict[str, Any]] = {
     # MoLFormer-XL-both-10pct: 44,375,040 parameters with its 2362-token vocabulary.
     "xl": dict(
-        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=768,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=768,
         num_random_features=32,
     ),
-    # Same head size (64) as XL at a ninth of its compute per token: 5.6M parameters with a 2362-token vocabulary.
+    # Same head size (64) as XL at a ninth of its compute per token: 5.6M parameters with a 2362-token
+    # vocabulary.
     "mini": dict(
-        hidden_size=384, num_hidden_layers=4, num_attention_heads=6, intermediate_size=768,
+        hidden_size=384,
+        num_hidden_layers=4,
+        num_attention_heads=6,
+        intermediate_size=768,
         num_random_features=32,
     ),
     # For tests: runs in milliseconds.
     "tiny": dict(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
         num_random_features=16,
     ),
 }
 
 
 def named_config(name: str, vocab_size: int | None = None, **overrides: Any) -> MolformerConfig:
-    """The config of a named size; `vocab_size` defaults to XL's 2362, other fields can be overridden by keyword."""
+    """The config of a named size; `vocab_size` defaults to XL's 2362; other fields by keyword."""
     try:
         size = NAMED_SIZES[name]
     except KeyError:

@@ -1,0 +1,157 @@
+"""Task models on the MoLFormer encoder (kept under `molformer.`): masked-LM and single-output regression.
+
+State-dict keys of the heads:
+- `MolformerForMaskedLM`: `lm_head.transform.dense`, `lm_head.transform.LayerNorm`, `lm_head.decoder` (no
+  bias), as in the published checkpoint; the decoder is not tied to the input embeddings.
+- `MolformerForRegression`: `regressor.out_proj.{weight,bias}` (the seed's head: dropout on the masked-mean
+  pooled output, then one linear layer to 1 output; dropout = config.classifier_dropout_prob, or
+  hidden_dropout_prob when that is None). The published port's `classifier.{dense,dense2,out_proj}` head is a
+  different, deeper head: its keys are ignored when loading (see `molpeft_cli.model.loading`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import MaskedLMOutput, ModelOutput
+
+from molpeft_cli.model.config import MolformerConfig
+from molpeft_cli.model.modeling import MolformerModel, MolformerPreTrainedModel
+
+
+class MolformerLMTransform(nn.Module):
+    def __init__(self, config: MolformerConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = ACT2FN[config.hidden_act]
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.activation(self.dense(hidden_states)))
+
+
+class MolformerLMHead(nn.Module):
+    def __init__(self, config: MolformerConfig) -> None:
+        super().__init__()
+        self.transform = MolformerLMTransform(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.transform(hidden_states))
+
+
+class MolformerForMaskedLM(MolformerPreTrainedModel):
+    """Encoder + MLM head; `labels` [batch, length] with -100 at positions that are not scored."""
+
+    def __init__(self, config: MolformerConfig) -> None:
+        super().__init__(config)
+        self.molformer = MolformerModel(config)
+        self.lm_head = MolformerLMHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.molformer.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.molformer.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head.decoder = value
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MaskedLMOutput:
+        encoded = self.molformer(
+            input_ids,
+            attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
+        logits = self.lm_head(encoded.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100
+            )
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
+
+
+class MolformerRegressionHead(nn.Module):
+    """dropout -> linear to 1 output, on the pooled encoder output."""
+
+    def __init__(self, config: MolformerConfig) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(config.effective_classifier_dropout)
+        self.out_proj = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(self.dropout(pooled))
+
+
+@dataclass
+class MolformerRegressionOutput(ModelOutput):
+    """`logits` [batch, 1] are the predictions; `pooled_output` [batch, hidden] is what the head sees (the
+    embedding used by distance- and gradient-based selection)."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    pooled_output: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+class MolformerForRegression(MolformerPreTrainedModel):
+    """Encoder + the seed's regression head; loss = MSE against `labels` [batch] when given."""
+
+    def __init__(self, config: MolformerConfig) -> None:
+        config.num_labels = 1
+        config.problem_type = "regression"
+        super().__init__(config)
+        self.molformer = MolformerModel(config)
+        self.regressor = MolformerRegressionHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.molformer.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.molformer.set_input_embeddings(value)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MolformerRegressionOutput:
+        encoded = self.molformer(
+            input_ids,
+            attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
+        pooled = encoded.pooler_output
+        logits = self.regressor(pooled)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).view(-1))
+        return MolformerRegressionOutput(
+            loss=loss, logits=logits, pooled_output=pooled, hidden_states=encoded.hidden_states
+        )

@@ -1,0 +1,338 @@
+"""Load a MoLFormer checkpoint (local directory, bundled name, or hub id) into one of our model classes with a
+strict key check, and save checkpoint directories.
+
+Strict means: every key the model has must come from the checkpoint and every checkpoint key must be used,
+except for these documented head differences, each reported on the console and in the returned `LoadReport`:
+- a head the checkpoint lacks entirely (e.g. an encoder-only checkpoint into `MolformerForRegression`) is
+  initialised fresh;
+- a head the target model does not have is ignored: `lm_head.*` (MLM), `regressor.*` (ours), and the published
+  port's `classifier.{dense,dense2,out_proj}` (its 2-layer regression head; ours is `regressor.out_proj`);
+- an MLM checkpoint saved with tied embeddings lacks `lm_head.decoder.weight`: it is filled from the word
+  embeddings.
+Encoder keys are accepted with or without the `molformer.` prefix. Weights are read from safetensors, or from
+`pytorch_model.bin` with `torch.load(weights_only=True)` (no arbitrary unpickling). Anything else fails with a
+MolpeftError listing the keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from molpeft_cli.console import detail, info
+from molpeft_cli.data.atomic import atomic_dir
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.model.config import MolformerConfig
+from molpeft_cli.model.heads import MolformerForMaskedLM, MolformerForRegression
+from molpeft_cli.model.modeling import MolformerModel, MolformerPreTrainedModel
+from molpeft_cli.model.tokenizer import VOCAB_FILE, MolformerTokenizer
+
+MODEL_KINDS: dict[str, type[MolformerPreTrainedModel]] = {
+    "encoder": MolformerModel,
+    "mlm": MolformerForMaskedLM,
+    "regression": MolformerForRegression,
+}
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+BUNDLED_MODELS = {"molformer-mini": "molformer-mini"}  # name -> folder under molpeft_cli/assets
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+HUB_FILES = [
+    "config.json",
+    VOCAB_FILE,
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "model.safetensors",
+    "model-*.safetensors",
+    "model.safetensors.index.json",
+]
+PREFIX = "molformer."
+ENCODER_ROOTS = ("embeddings.", "encoder.", "LayerNorm.")
+HEADS = {
+    "lm_head.": "masked-LM head (lm_head.*)",
+    "regressor.": "regression head (regressor.out_proj)",
+    "classifier.": "published port's regression head (classifier.dense/dense2/out_proj)",
+}
+TIED_DECODER = "lm_head.decoder.weight"
+TIED_SOURCE = "molformer.embeddings.word_embeddings.weight"
+LIST_AT_MOST = 8
+
+
+@dataclass
+class LoadReport:
+    """What loading did: keys the model lacked or did not use, and which were documented head cases."""
+
+    source: str
+    directory: str
+    weights_file: str
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    initialised_heads: list[str] = field(default_factory=list)
+    ignored_heads: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LoadedModel:
+    model: MolformerPreTrainedModel
+    tokenizer: MolformerTokenizer
+    report: LoadReport
+
+
+def _hub_failure(repo_id: str, error: Exception) -> MolpeftError:
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        reason = "offline mode is on (HF_HUB_OFFLINE) and it is not in the local hub cache"
+    else:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = f"{type(error).__name__}: {first_line}"[:300]
+    return MolpeftError(
+        f"could not get {repo_id!r} from the Hugging Face hub ({reason}). Pass a local checkpoint directory "
+        f"instead (config.json, model.safetensors or pytorch_model.bin, vocab.json), e.g. one copied from a "
+        f"machine with internet access made by `hf download {repo_id} --local-dir DIR`."
+    )
+
+
+def download_from_hub(
+    repo_id: str, revision: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """Download (or find in the hub cache) a checkpoint's files; safetensors is preferred over .bin."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(
+            snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, allow_patterns=HUB_FILES)
+        )
+        if not any(folder.glob("*.safetensors")):
+            folder = Path(
+                snapshot_download(
+                    repo_id,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    allow_patterns=[*HUB_FILES, "pytorch_model.bin"],
+                )
+            )
+    except Exception as error:  # offline, DNS, HTTP, auth, missing repo: each ends in the same advice
+        raise _hub_failure(repo_id, error) from error
+    return folder
+
+
+def resolve_checkpoint(
+    name_or_path: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """A checkpoint directory for a local path, a bundled model name, or a hub id (downloaded when online)."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise MolpeftError(
+            f"{text} is a file; pass a checkpoint directory (config.json, weights, vocab.json)"
+        )
+    if text in BUNDLED_MODELS:
+        bundled = ASSETS_DIR / BUNDLED_MODELS[text]
+        if not bundled.is_dir():
+            raise MolpeftError(
+                f"the bundled model {text!r} is not in this installation ({bundled} is missing)"
+            )
+        return bundled
+    if not HUB_ID.fullmatch(text):
+        raise MolpeftError(f"no checkpoint directory {text!r}, and it is not a hub id (owner/name)")
+    detail(f"{text} is not a local directory; trying the Hugging Face hub")
+    return download_from_hub(text, revision=revision, cache_dir=cache_dir)
+
+
+def read_config(directory: Path, overrides: dict[str, Any] | None = None) -> MolformerConfig:
+    """config.json of a MoLFormer checkpoint, with `overrides` (e.g. dropout rates) applied."""
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise MolpeftError(f"{directory} has no config.json; it is not a checkpoint directory")
+    fields = json.loads(config_path.read_text(encoding="utf-8"))
+    if fields.get("model_type") != MolformerConfig.model_type:
+        raise MolpeftError(f"{config_path} has model_type {fields.get('model_type')!r}, not 'molformer'")
+    fields.pop("model_type")
+    if fields.pop("auto_map", None) is not None:
+        detail("ignoring the config's auto_map (remote code): the native implementation is used")
+    reference = MolformerConfig()
+    for key in overrides or {}:
+        if not hasattr(reference, key):
+            raise MolpeftError(f"unknown MoLFormer config field {key!r}")
+    fields.update(overrides or {})
+    try:
+        return MolformerConfig(**fields)
+    except ValueError as error:
+        raise MolpeftError(f"{config_path}: {error}") from error
+
+
+def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """The checkpoint's tensors (safetensors, sharded safetensors, or a tensors-only pytorch_model.bin)."""
+    single = directory / "model.safetensors"
+    if single.is_file():
+        return load_file(single), single.name
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        state: dict[str, torch.Tensor] = {}
+        for shard in shards:
+            state.update(load_file(directory / shard))
+        return state, index.name
+    binary = directory / "pytorch_model.bin"
+    if binary.is_file():
+        try:
+            state = torch.load(binary, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            raise MolpeftError(
+                f"{binary} holds more than tensors; refusing to unpickle it (convert it to safetensors)"
+            ) from error
+        return state, binary.name
+    raise MolpeftError(f"{directory} has no model.safetensors or pytorch_model.bin")
+
+
+def _head_of(key: str) -> str | None:
+    return next((prefix for prefix in HEADS if key.startswith(prefix)), None)
+
+
+def _normalise_keys(state: dict[str, torch.Tensor], task_model: bool) -> dict[str, torch.Tensor]:
+    """Put encoder keys in the target's layout: `molformer.`-prefixed in task models, bare in the encoder."""
+    out = {}
+    for key, tensor in state.items():
+        if task_model and key.startswith(ENCODER_ROOTS):
+            key = PREFIX + key
+        elif not task_model and key.startswith(PREFIX):
+            key = key[len(PREFIX) :]
+        out[key] = tensor
+    return out
+
+
+def _listing(keys: list[str]) -> str:
+    more = f" (+{len(keys) - LIST_AT_MOST} more)" if len(keys) > LIST_AT_MOST else ""
+    return ", ".join(keys[:LIST_AT_MOST]) + more
+
+
+def reconcile_keys(
+    model: MolformerPreTrainedModel, state: dict[str, torch.Tensor], report: LoadReport
+) -> dict[str, torch.Tensor]:
+    """Apply the documented head rules to `state`, fill `report`; MolpeftError on any other difference."""
+    expected = model.state_dict()
+    task_model = not isinstance(model, MolformerModel)
+    state = _normalise_keys(state, task_model)
+    if isinstance(model, MolformerForMaskedLM) and TIED_DECODER not in state and TIED_SOURCE in state:
+        if any(key.startswith("lm_head.") for key in state):
+            state[TIED_DECODER] = state[TIED_SOURCE]
+            report.notes.append(
+                "lm_head.decoder.weight is tied to the word embeddings in this checkpoint: copied"
+            )
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    report.missing_keys, report.unexpected_keys = missing, unexpected
+
+    model_heads = {_head_of(key) for key in expected} - {None}
+    checkpoint_heads = {_head_of(key) for key in state} - {None}
+    # Unused keys are fine only for heads the model lacks; missing keys only for heads the checkpoint lacks
+    # whole.
+    bad_unexpected = [k for k in unexpected if _head_of(k) is None or _head_of(k) in model_heads]
+    bad_missing = [k for k in missing if _head_of(k) is None or _head_of(k) in checkpoint_heads]
+    if bad_missing or bad_unexpected:
+        parts = []
+        if bad_missing:
+            parts.append(
+                f"{len(bad_missing)} model keys missing from the checkpoint: {_listing(bad_missing)}"
+            )
+        if bad_unexpected:
+            parts.append(f"{len(bad_unexpected)} checkpoint keys the model lacks: {_listing(bad_unexpected)}")
+        raise MolpeftError(f"{report.directory} does not fit {type(model).__name__}: " + "; ".join(parts))
+
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if mismatched:
+        raise MolpeftError(
+            f"{report.directory}: tensor shapes differ from its config: {_listing(mismatched)}"
+        )
+
+    report.initialised_heads = sorted({HEADS[h] for h in map(_head_of, missing) if h})
+    report.ignored_heads = sorted({HEADS[h] for h in map(_head_of, unexpected) if h})
+    for head in report.initialised_heads:
+        report.notes.append(f"the checkpoint has no {head}: a new one is initialised")
+    for head in report.ignored_heads:
+        report.notes.append(f"the checkpoint's {head} is not used by {type(model).__name__}")
+    return {k: v for k, v in state.items() if k in expected}
+
+
+def load_tokenizer(directory: str | os.PathLike, max_length: int = 202) -> MolformerTokenizer:
+    vocab = Path(directory) / VOCAB_FILE
+    if not vocab.is_file():
+        raise MolpeftError(f"{directory} has no {VOCAB_FILE}")
+    return MolformerTokenizer(vocab_file=str(vocab), model_max_length=max_length)
+
+
+def load_pretrained(
+    name_or_path: str | os.PathLike,
+    model_class: type[MolformerPreTrainedModel] | str = MolformerForRegression,
+    *,
+    config_overrides: dict[str, Any] | None = None,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> LoadedModel:
+    """Load model + tokenizer from a checkpoint directory, bundled model name, or hub id.
+
+    model_class: MolformerModel / MolformerForMaskedLM / MolformerForRegression, or "encoder" / "mlm" /
+    "regression". config_overrides: config fields to change before the model is built (e.g.
+    {"classifier_dropout_prob": 0.5}). The model is returned in eval mode.
+    """
+    if isinstance(model_class, str):
+        if model_class not in MODEL_KINDS:
+            raise MolpeftError(f"unknown model kind {model_class!r}; choose one of {', '.join(MODEL_KINDS)}")
+        model_class = MODEL_KINDS[model_class]
+    directory = resolve_checkpoint(name_or_path, revision=revision, cache_dir=cache_dir)
+    config = read_config(directory, config_overrides)
+    tokenizer = load_tokenizer(directory, config.max_position_embeddings)
+    if max(tokenizer.vocab.values()) >= config.vocab_size:
+        raise MolpeftError(
+            f"{directory}: vocab.json has ids beyond the config's vocab_size {config.vocab_size}"
+        )
+    if tokenizer.pad_token_id != config.pad_token_id:
+        raise MolpeftError(
+            f"{directory}: <pad> is id {tokenizer.pad_token_id} in vocab.json "
+            f"but {config.pad_token_id} in config.json"
+        )
+    state, weights_file = read_state_dict(directory)
+    report = LoadReport(str(name_or_path), str(directory), weights_file)
+    model = model_class(config)
+    usable = reconcile_keys(model, state, report)
+    model.load_state_dict(usable, strict=False)
+    for note in report.notes:
+        info(note)
+    detail(f"loaded {type(model).__name__} from {directory / weights_file}")
+    return LoadedModel(model.eval(), tokenizer, report)
+
+
+def save_checkpoint(
+    model: MolformerPreTrainedModel, tokenizer: MolformerTokenizer, directory: str | os.PathLike
+) -> Path:
+    """Write config.json, model.safetensors, vocab.json and the tokenizer config to `directory` atomically
+    (an interrupted save leaves any previous checkpoint there intact)."""
+    from transformers.utils import logging as hf_logging
+
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a tqdm bar for writing one shard is noise next to our console
+    try:
+        with atomic_dir(directory) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    return Path(directory)

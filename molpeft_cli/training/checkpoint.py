@@ -1,0 +1,140 @@
+"""Fine-tuned checkpoint directories: what was trained, on which base, with which label scaling.
+
+Layout: `finetune.json` (method, base model reference and hash, label scaling, counts, options),
+`config.json` + `vocab.json` (the model as trained), the method's weights (`model.safetensors` for full
+fine-tuning; `bitfit.safetensors`; peft's `adapter_config.json` + `adapter_model.safetensors`),
+`training_log.parquet` and `manifest.json`. PEFT checkpoints hold only what they trained and name their base.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from molpeft_cli.errors import MolpeftError
+
+META_FILE = "finetune.json"
+
+
+@dataclass
+class BaseModelRef:
+    ref: str  # as the user gave it: bundled name, directory, or hub id
+    path: str  # the resolved directory (absolute) at training time
+    sha256: str  # of the base checkpoint's files
+
+    @classmethod
+    def resolve(cls, name_or_path: str) -> BaseModelRef:
+        from molpeft_cli.model.loading import resolve_checkpoint
+
+        directory = resolve_checkpoint(name_or_path)
+        return cls(str(name_or_path), str(Path(directory).resolve()), weights_sha256(directory))
+
+
+def weights_sha256(directory: Path) -> str:
+    """Hash of the files that define a base model (config, vocabulary, weights), not of logs or manifests."""
+    import hashlib
+
+    from molpeft_cli.data.manifest import sha256_file
+
+    digest = hashlib.sha256()
+    names = sorted(p.name for p in Path(directory).iterdir()
+                   if p.suffix in (".json", ".safetensors", ".bin") and p.name not in ("manifest.json", META_FILE))
+    for name in names:
+        digest.update(name.encode())
+        digest.update(sha256_file(Path(directory) / name).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class FinetunedModel:
+    model: nn.Module
+    tokenizer: Any
+    meta: dict[str, Any]
+
+    @property
+    def label_mean(self) -> float:
+        return float(self.meta["label_scaling"]["mean"])
+
+    @property
+    def label_std(self) -> float:
+        return float(self.meta["label_scaling"]["std"])
+
+
+def config_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "classifier_dropout_prob": options["classifier_dropout"],
+        "embedding_dropout_prob": options["embedding_dropout"],
+        "hidden_dropout_prob": options["hidden_dropout"],
+    }
+
+
+def save_finetuned(directory: Path, model: nn.Module, tokenizer, adapter, meta: dict[str, Any]) -> list[str]:
+    """Write the method's weights, config, vocabulary and finetune.json into `directory` (a temp dir)."""
+    base = adapter.base_model(model)
+    base.config.save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+    files = adapter.save(model, directory)
+    (directory / META_FILE).write_text(json.dumps({**meta, "weights": files}, indent=2) + "\n")
+    return files
+
+
+def load_finetuned(directory: str | os.PathLike) -> FinetunedModel:
+    from molpeft_cli.adapters import REGISTRY
+    from molpeft_cli.model.loading import load_pretrained, load_tokenizer, read_config
+
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not directory.is_dir():
+        raise MolpeftError(f"checkpoint directory not found: {directory}")
+    if not meta_path.is_file():
+        raise MolpeftError(f"{directory} is not a fine-tuned checkpoint (no {META_FILE}); "
+                           "make one with `molpeft finetune`")
+    meta = json.loads(meta_path.read_text())
+    adapter = REGISTRY.get(meta.get("peft", ""))
+    if adapter is None:
+        raise MolpeftError(f"{meta_path}: unknown method {meta.get('peft')!r}")
+    if meta["peft"] == "full":
+        from molpeft_cli.model import MolformerForRegression
+
+        model = MolformerForRegression(read_config(directory))
+        model = adapter.restore(model, directory)
+        return FinetunedModel(model.eval(), load_tokenizer(directory), meta)
+    base_dir = _find_base(meta["base_model"], directory)
+    overrides = config_overrides(meta["options"])
+    loaded = _quiet_load(load_pretrained, base_dir, overrides)
+    model = adapter.restore(loaded.model, directory)
+    return FinetunedModel(model.eval(), load_tokenizer(directory), meta)
+
+
+def _quiet_load(load_pretrained, base_dir, overrides):
+    from molpeft_cli import console
+
+    level = console.verbosity()
+    console.set_verbosity(min(level, -1) if level < 1 else level)  # the base's head note is expected here
+    try:
+        return load_pretrained(base_dir, "regression", config_overrides=overrides)
+    finally:
+        console.set_verbosity(level)
+
+
+def _find_base(base: dict[str, str], checkpoint: Path) -> Path:
+    """Locate the base model: its recorded path, else its reference (bundled name, relative path, hub id)."""
+    from molpeft_cli.model.loading import resolve_checkpoint
+
+    candidates = [Path(base["path"])]
+    ref_path = Path(base["ref"])
+    if not ref_path.is_absolute():
+        candidates.append(checkpoint.parent / ref_path)
+    directory = next((c for c in candidates if c.is_dir()), None)
+    if directory is None:
+        directory = resolve_checkpoint(base["ref"])
+    actual = weights_sha256(directory)
+    if actual != base["sha256"]:
+        raise MolpeftError(f"the base model at {directory} has changed since {checkpoint} was trained "
+                           f"(sha256 {actual[:12]}... vs {base['sha256'][:12]}...)")
+    return directory

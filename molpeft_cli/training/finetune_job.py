@@ -1,0 +1,136 @@
+"""One fine-tuning job from files to a checkpoint directory: the library call behind `molpeft finetune`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from molpeft_cli.console import info, verbosity, warn
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.training.options import FinetuneOptions
+
+
+def gather_training_data(split: pl.DataFrame, extras: list[pl.DataFrame], drop_leaking: bool) -> pl.DataFrame:
+    """The train split plus extra molecules; an extra that is a valid/test compound is refused (or dropped)."""
+    from molpeft_cli.chem.audit import leaking_pool_ids
+
+    if "split" not in split.columns:
+        raise MolpeftError("the input has no `split` column; run `molpeft split` first")
+    train = split.filter(pl.col("split") == "train")
+    parts = [train.select("mol_id", "smiles_canonical", "inchikey", "label")]
+    for i, extra in enumerate(extras):
+        leaking = leaking_pool_ids(split, extra, ("valid", "test"))
+        if leaking:
+            listed = ", ".join(sorted(leaking)[:5])
+            if not drop_leaking:
+                raise MolpeftError(f"--extra table {i + 1} has {len(leaking)} molecules that are valid/test "
+                                   f"compounds ({listed}); select with `molpeft select` (it excludes them) "
+                                   "or pass --drop-leaking")
+            warn(f"dropping {len(leaking)} --extra molecules that are valid/test compounds: {listed}")
+            extra = extra.filter(~pl.col("mol_id").is_in(list(leaking)))
+        parts.append(extra.select("mol_id", "smiles_canonical", "inchikey", "label"))
+    data = pl.concat(parts, how="vertical_relaxed")
+    dup = data.filter(pl.col("inchikey").is_duplicated())
+    if dup.height:
+        warn(f"{dup['inchikey'].n_unique()} compounds occur in more than one training source; each copy trains")
+    return data
+
+
+def selection_name(extras: list[pl.DataFrame]) -> str:
+    names = []
+    for extra in extras:
+        if "strategy" in extra.columns and extra.height:
+            names.extend(sorted(set(extra["strategy"].cast(pl.String).to_list())))
+        else:
+            names.append("extra")
+    return "+".join(names) if names else "none"
+
+
+def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_ref: str, extra_paths: list[str],
+                 seed: int | None, drop_leaking: bool = False, config_file: str | None = None) -> Path:
+    import torch
+
+    from molpeft_cli.adapters import REGISTRY
+    from molpeft_cli.adapters.base import count_parameters
+    from molpeft_cli.cli.common import Recorder, load_molecules
+    from molpeft_cli.data.atomic import atomic_dir
+    from molpeft_cli.data.tables import write_table
+    from molpeft_cli.model.loading import load_pretrained
+    from molpeft_cli.settings import resolve_seed, settings
+    from molpeft_cli.training.checkpoint import BaseModelRef, config_overrides, save_finetuned
+    from molpeft_cli.training.regression import LabelledSet, finetune_regression
+
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    seed = resolve_seed(seed)
+    options = options.resolved()
+    adapter = REGISTRY[options.peft]
+    recorder = Recorder("finetune", {**options.to_dict(), "model": model_ref, "drop_leaking": drop_leaking},
+                        seed, {"split": split_path, "config": config_file,
+                               **{f"extra_{i + 1}": p for i, p in enumerate(extra_paths)}})
+    split = load_molecules(split_path, "split")
+    extras = [load_molecules(p, f"extra {i + 1}") for i, p in enumerate(extra_paths)]
+    train_table = gather_training_data(split, extras, drop_leaking)
+    valid_table = split.filter(pl.col("split") == "valid")
+    train, valid = LabelledSet.from_table(train_table), LabelledSet.from_table(valid_table)
+
+    base_ref = BaseModelRef.resolve(model_ref)
+    torch.manual_seed(seed)  # the new head's initialisation
+    loaded = load_pretrained(base_ref.path, "regression", config_overrides=config_overrides(options.to_dict()))
+    model = adapter.prepare(loaded.model, options.to_dict())
+    counts = count_parameters(model)
+    selection = selection_name(extras)
+    info(f"{options.peft}: {counts.describe()}; {len(train.ids)} training molecules "
+         f"({len(train.ids) - split.filter(pl.col('split') == 'train').height} extra, selection {selection}), "
+         f"{len(valid.ids)} validation")
+    result = _train_with_progress(model, loaded.tokenizer, options, train, valid, seed, finetune_regression)
+    if result.truncated:
+        warn(f"{len(result.truncated)} molecules were truncated to the model's positions (--truncate)")
+    info(f"best epoch {result.best_epoch}: valid MSE {result.best_valid_mse:.4f} "
+         f"({result.train_seconds:.1f} s training)")
+    meta = {
+        "peft": options.peft,
+        "base_model": base_ref.__dict__,
+        "label_scaling": {"mean": result.scaler.mean, "std": result.scaler.std},
+        "trainable_params": counts.trainable,
+        "total_params": counts.total,
+        "train_seconds": result.train_seconds,
+        "best_epoch": result.best_epoch,
+        "best_valid_mse": result.best_valid_mse,
+        "n_train": len(train.ids),
+        "n_extra": len(train.ids) - split.filter(pl.col("split") == "train").height,
+        "selection": selection,
+        "seed": seed,
+        "truncated": result.truncated,
+        "options": options.to_dict(),
+        "adapter": adapter.options_summary(options.to_dict()),
+    }
+    with atomic_dir(output) as tmp:
+        save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta)
+        write_table(result.log, tmp / "training_log.parquet")
+        recorder.write(tmp, extra={"result": {k: meta[k] for k in ("trainable_params", "total_params",
+                                                                   "best_epoch", "best_valid_mse", "selection")}},
+                       directory=True)
+    info(f"wrote {output}")
+    return Path(output)
+
+
+def _train_with_progress(model, tokenizer, options, train, valid, seed, trainer):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from molpeft_cli.console import console
+
+    if verbosity() < 0:
+        return trainer(model, tokenizer, options, train, valid, seed)
+    with Progress(TextColumn("[bold]fine-tuning[/bold]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+                  transient=False) as progress:
+        task = progress.add_task("epochs", total=options.max_epochs, status="")
+
+        def on_epoch(row: dict) -> None:
+            mark = "*" if row["improved"] else " "
+            progress.update(task, advance=1, status=f"epoch {row['epoch']}{mark} train {row['train_loss']:.3f} "
+                            f"valid MSE {row['valid_mse']:.3f} MAE {row['valid_mae']:.3f}")
+
+        return trainer(model, tokenizer, options, train, valid, seed, on_epoch)

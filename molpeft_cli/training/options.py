@@ -1,0 +1,86 @@
+"""Fine-tuning options: one typed dataclass whose field names are the CLI flags and the TOML `--config` keys."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from molpeft_cli.errors import MolpeftError
+
+PEFT_METHODS = ("full", "bitfit", "lora", "ia3")
+
+
+@dataclass
+class FinetuneOptions:
+    peft: str = field(default="full", metadata={"help": "full | bitfit | lora | ia3"})
+    lr: float | None = field(default=None, metadata={"help": "AdamW learning rate (default 1e-4 full/LoRA, "
+                                                            "1e-3 BitFit/(IA)3)"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    batch_size: int = field(default=64, metadata={"help": "molecules per batch"})
+    max_epochs: int = field(default=20, metadata={"help": "upper bound on epochs"})
+    patience: int = field(default=3, metadata={"help": "epochs without a better valid MSE before stopping"})
+    classifier_dropout: float | None = field(default=None, metadata={"help": "head dropout (default 0.5; "
+                                                                              "0.2 for BitFit)"})
+    embedding_dropout: float = field(default=0.2, metadata={"help": "embedding dropout"})
+    hidden_dropout: float = field(default=0.2, metadata={"help": "hidden dropout"})
+    lora_rank: int = field(default=8, metadata={"help": "LoRA rank r"})
+    lora_alpha: float = field(default=16.0, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA path"})
+    grad_clip: float = field(default=1.0, metadata={"help": "gradient-norm clip (0 = off)"})
+    truncate: bool = field(default=False, metadata={"help": "cut molecules longer than the model's positions"})
+
+    def __post_init__(self) -> None:
+        if self.peft not in PEFT_METHODS:
+            raise MolpeftError(f"unknown --peft {self.peft!r}; choose one of {', '.join(PEFT_METHODS)}")
+        for name in ("batch_size", "max_epochs", "lora_rank"):
+            if getattr(self, name) < 1:
+                raise MolpeftError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.patience < 0:
+            raise MolpeftError("--patience must be non-negative")
+        if self.lr is not None and not self.lr > 0:
+            raise MolpeftError("--lr must be positive")
+        for name in ("classifier_dropout", "embedding_dropout", "hidden_dropout", "lora_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise MolpeftError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+
+    def resolved(self) -> FinetuneOptions:
+        """Fill the per-method defaults (learning rate, head dropout) from the adapter registry."""
+        from molpeft_cli.adapters import REGISTRY
+
+        adapter = REGISTRY[self.peft]
+        values = asdict(self)
+        if values["lr"] is None:
+            values["lr"] = adapter.default_lr
+        if values["classifier_dropout"] is None:
+            values["classifier_dropout"] = adapter.default_classifier_dropout
+        return FinetuneOptions(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_options(config_file: str | Path | None, overrides: dict[str, Any]) -> FinetuneOptions:
+    """Defaults < TOML file (`[finetune]` table or top level) < explicit CLI flags (non-None overrides)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise MolpeftError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise MolpeftError(f"config file {path} is not valid TOML: {exc}") from None
+        data = data.get("finetune", data)
+        known = {f.name for f in fields(FinetuneOptions)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MolpeftError(f"config file {path} has unknown fields: {', '.join(unknown)}")
+        values.update(data)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return FinetuneOptions(**values)
+    except TypeError as exc:
+        raise MolpeftError(f"bad fine-tuning options: {exc}") from None

@@ -1,0 +1,45 @@
+"""Predictions from a fine-tuned checkpoint, in original label units (the training scaling undone)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from molpeft_cli.training.checkpoint import FinetunedModel
+from molpeft_cli.training.regression import encode, predict_encoded
+
+
+def predict_molecules(ft: FinetunedModel, smiles: Sequence[str], ids: Sequence[str] | None = None,
+                      truncate: bool = False, batch_size: int = 128) -> np.ndarray:
+    """Predictions for canonical SMILES (all must parse); raises MolpeftError for over-long molecules."""
+    encoded = encode(ft.tokenizer, list(smiles), truncate=truncate, ids=ids)
+    z = predict_encoded(ft.model, encoded.input_ids, ft.tokenizer.pad_token_id, batch_size)
+    return z * ft.label_std + ft.label_mean
+
+
+def predict_smiles_rows(ft: FinetunedModel, smiles: Sequence[str], truncate: bool = False) -> list[dict]:
+    """One row per input SMILES: canonical form, prediction, and a per-row error instead of an exception."""
+    from molpeft_cli.chem.standardize import parse_smiles
+
+    rows = []
+    for text in smiles:
+        parsed = parse_smiles(text)
+        rows.append({"smiles": text, "smiles_canonical": parsed.smiles_canonical, "prediction": None,
+                     "error": parsed.reason})
+    ok = [r for r in rows if r["error"] is None]
+    if not ok:
+        return rows
+    limit = int(ft.tokenizer.model_max_length)
+    lengths = [len(ft.tokenizer.smiles_to_ids(r["smiles_canonical"])) + 2 for r in ok]
+    fits = []
+    for row, n in zip(ok, lengths, strict=True):
+        if n > limit and not truncate:
+            row["error"] = f"{n} tokens, longer than the model's {limit} positions (use --truncate)"
+        else:
+            fits.append(row)
+    if fits:
+        preds = predict_molecules(ft, [r["smiles_canonical"] for r in fits], truncate=truncate)
+        for row, value in zip(fits, preds, strict=True):
+            row["prediction"] = float(value)
+    return rows

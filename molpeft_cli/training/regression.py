@@ -1,0 +1,158 @@
+"""Supervised fine-tuning of the regression model (stage 2), and prediction.
+
+Labels are standardised with the training split's mean and sd (stored with the checkpoint, undone at prediction);
+the loss is MSE on standardised labels; early stopping watches the validation MSE (original units) and the best
+epoch's weights are restored. Runs are seeded: the same seed on the same machine gives the same model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.training.batching import iter_batches, restore_order
+from molpeft_cli.training.metrics import regression_metrics
+from molpeft_cli.training.options import FinetuneOptions
+
+
+@dataclass
+class LabelledSet:
+    ids: list[str]
+    smiles: list[str]
+    labels: np.ndarray  # float64, original units
+
+    def __post_init__(self) -> None:
+        if not (len(self.ids) == len(self.smiles) == len(self.labels)):
+            raise ValueError("ids, smiles and labels differ in length")
+
+    @classmethod
+    def from_table(cls, table: pl.DataFrame) -> LabelledSet:
+        if table["label"].null_count():
+            raise MolpeftError(f"{table['label'].null_count()} molecules have no label; training needs labels")
+        return cls(table["mol_id"].cast(pl.String).to_list(), table["smiles_canonical"].to_list(),
+                   table["label"].cast(pl.Float64).to_numpy())
+
+
+@dataclass
+class LabelScaler:
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, labels: np.ndarray) -> LabelScaler:
+        std = float(np.std(labels))
+        return cls(float(np.mean(labels)), std if std > 0 else 1.0)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        return (y - self.mean) / self.std
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return z * self.std + self.mean
+
+
+@dataclass
+class FinetuneResult:
+    model: nn.Module
+    log: pl.DataFrame
+    best_epoch: int
+    best_valid_mse: float
+    train_seconds: float
+    scaler: LabelScaler
+    truncated: list[str]
+
+
+def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Sequence[str] | None = None):
+    from molpeft_cli.model import encode_smiles
+
+    if isinstance(data, LabelledSet):
+        return encode_smiles(tokenizer, data.smiles, truncate=truncate, ids=data.ids)
+    return encode_smiles(tokenizer, list(data), truncate=truncate, ids=ids)
+
+
+@torch.no_grad()
+def predict_encoded(model: nn.Module, input_ids: list[list[int]], pad_id: int, batch_size: int = 128) -> np.ndarray:
+    """Standardised-scale predictions in input order; eval mode, length-sorted batches (deterministic)."""
+    model.eval()
+    indices, outputs = [], []
+    for batch in iter_batches(input_ids, batch_size, pad_id, shuffle=False):
+        out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+        indices.append(batch.indices)
+        outputs.append(out.logits.squeeze(-1).double())
+    if not outputs:
+        return np.zeros(0)
+    return restore_order(indices, outputs).numpy()
+
+
+def finetune_regression(
+    model: nn.Module,
+    tokenizer,
+    options: FinetuneOptions,
+    train: LabelledSet,
+    valid: LabelledSet,
+    seed: int,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> FinetuneResult:
+    """Train `model` (already prepared by its adapter) and return it with the best validation epoch restored."""
+    if len(train.ids) == 0:
+        raise MolpeftError("the training set is empty")
+    if len(valid.ids) == 0:
+        raise MolpeftError("the validation split is empty; early stopping needs it")
+    torch.manual_seed(seed)
+    scaler = LabelScaler.fit(train.labels)
+    enc_train = encode(tokenizer, train, options.truncate)
+    enc_valid = encode(tokenizer, valid, options.truncate)
+    truncated = [train.ids[i] for i in enc_train.truncated] + [valid.ids[i] for i in enc_valid.truncated]
+    pad_id = tokenizer.pad_token_id
+    z_train = scaler.transform(train.labels)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise MolpeftError("no parameter is trainable")
+    optimizer = torch.optim.AdamW(trainable, lr=options.lr, weight_decay=options.weight_decay)
+    best_mse, best_epoch, best_state, since_best = math.inf, 0, None, 0
+    rows = []
+    started = time.perf_counter()
+    for epoch in range(1, options.max_epochs + 1):
+        model.train()
+        epoch_start = time.perf_counter()
+        total, count = 0.0, 0
+        for batch in iter_batches(enc_train.input_ids, options.batch_size, pad_id, shuffle=True,
+                                  seed=seed * 100_003 + epoch, labels=z_train):
+            optimizer.zero_grad(set_to_none=True)
+            out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            loss = nn.functional.mse_loss(out.logits.squeeze(-1), batch.labels)
+            if not torch.isfinite(loss):
+                raise MolpeftError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower --lr")
+            loss.backward()
+            if options.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(trainable, options.grad_clip)
+            optimizer.step()
+            total += loss.item() * len(batch.indices)
+            count += len(batch.indices)
+        pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id))
+        metrics = regression_metrics(valid.labels, pred)
+        row = {"epoch": epoch, "train_loss": total / count, "valid_mse": metrics["mse"],
+               "valid_mae": metrics["mae"], "seconds": time.perf_counter() - epoch_start}
+        rows.append(row)
+        improved = metrics["mse"] < best_mse
+        if improved:
+            best_mse, best_epoch, since_best = metrics["mse"], epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            since_best += 1
+        if on_epoch:
+            on_epoch({**row, "best_epoch": best_epoch, "improved": improved})
+        if since_best >= options.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    log = pl.DataFrame(rows, schema={"epoch": pl.Int64, "train_loss": pl.Float64, "valid_mse": pl.Float64,
+                                     "valid_mae": pl.Float64, "seconds": pl.Float64})
+    return FinetuneResult(model, log, best_epoch, best_mse, time.perf_counter() - started, scaler, truncated)
