@@ -52,7 +52,8 @@ class _PeftAdapter(Adapter):
                 raise MolpeftError(f"{directory} lacks {name}; is it a {self.name} checkpoint?")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return PeftModel.from_pretrained(base, str(directory), is_trainable=False)
+            # is_trainable: the adapter (and head) keep requires_grad, so influence can take its gradients
+            return PeftModel.from_pretrained(base, str(directory), is_trainable=True)
 
     def base_model(self, model: nn.Module) -> nn.Module:
         return model.get_base_model() if hasattr(model, "get_base_model") else model

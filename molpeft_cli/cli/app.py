@@ -69,9 +69,22 @@ def main_options(
 
 
 def _register() -> None:
-    from molpeft_cli.cli import audit, data, evaluate, finetune, mlm, predict, split
+    from molpeft_cli.cli import (
+        audit,
+        carve,
+        data,
+        evaluate,
+        finetune,
+        influence,
+        mlm,
+        predict,
+        report,
+        run,
+        select,
+        split,
+    )
 
-    for module in (data, split, audit, finetune, evaluate, predict, mlm):
+    for module in (data, carve, split, audit, mlm, finetune, evaluate, predict, influence, select, run, report):
         module.register(app)
 
 

@@ -24,6 +24,9 @@ def data(
     dedupe: Annotated[str, typer.Option(help=f"Duplicate compounds: {'|'.join(DEDUPE_MODES)}.")] = "mean",
     sha256: Annotated[str | None, typer.Option(help="Expected sha256 of the source file or download.")] = None,
     refresh: Annotated[bool, typer.Option(help="Download again (bundled names: MoleculeNet's canonical CSV).")] = False,
+    sample: Annotated[int | None, typer.Option(min=1, help="Keep a seeded random sample of this many molecules "
+                                               "(after rejects and dedupe).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for --sample (default: the global --seed).")] = None,
 ) -> None:
     """Read a dataset, standardise every molecule with RDKit, and write the molecule table."""
     from molpeft_cli.cli.common import Recorder, report_build
@@ -36,9 +39,13 @@ def data(
     if dedupe not in DEDUPE_MODES:
         raise MolpeftError(f"unknown --dedupe {dedupe!r}; choose one of {', '.join(DEDUPE_MODES)}")
     resolved = resolve_source(source, refresh=refresh, sha256=sha256)
+    from molpeft_cli.settings import resolve_seed
+
+    seed = resolve_seed(seed)
     recorder = Recorder("data", dict(source=source, smiles_col=smiles_col, label_col=label_col, id_col=id_col,
-                                     unlabeled=unlabeled, strict=strict, dedupe=dedupe, refresh=refresh),
-                        None, {"source": resolved.path})
+                                     unlabeled=unlabeled, strict=strict, dedupe=dedupe, refresh=refresh,
+                                     sample=sample),
+                        seed if sample else None, {"source": resolved.path})
     raw = read_table(resolved.path)
     result = build_molecule_table(raw, source=resolved.name, smiles_col=smiles_col, label_col=label_col,
                                   id_col=id_col, unlabeled=unlabeled, dedupe=dedupe)
@@ -51,13 +58,17 @@ def data(
                            f"({first['reason']})")
     if result.molecules.height == 0:
         raise MolpeftError(f"no usable molecules in {source}: all {result.rejects.height} rows were rejected")
-    write_table(result.molecules, output)
+    molecules = result.molecules
+    if sample is not None and sample < molecules.height:
+        molecules = molecules.sample(n=sample, seed=seed, shuffle=False)
+        info(f"kept a random sample of {sample} molecules (seed {seed})")
+    write_table(molecules, output)
     recorder.write(output, extra={"source": {"origin": resolved.origin, "sha256": resolved.sha256},
-                                  "counts": {"molecules": result.molecules.height, "rejects": result.rejects.height,
+                                  "counts": {"molecules": molecules.height, "rejects": result.rejects.height,
                                              "duplicate_groups": result.duplicates.groups},
                                   "columns": result.columns})
     if output != "-":
-        info(f"wrote {result.molecules.height} molecules to {output}")
+        info(f"wrote {molecules.height} molecules to {output}")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ def evaluate(
     metrics: Annotated[str | None, typer.Option(help="Write the metrics here as a one-row table.")] = None,
     run: Annotated[str | None, typer.Option(help="Run name in the metrics (default: checkpoint folder).")] = None,
     truncate: Annotated[bool, typer.Option(help="Cut over-long molecules instead of failing.")] = False,
+    variant: Annotated[str, typer.Option(help="Label for the training route, e.g. two-stage or direct.")] = "",
 ) -> None:
     """Predict one split with a checkpoint; print metrics (n, MSE, RMSE, MAE, R2, Spearman) as JSON."""
     from pathlib import Path
@@ -34,7 +35,8 @@ def evaluate(
 
     if split not in SPLIT_CHOICES:
         raise MolpeftError(f"unknown --split {split!r}; choose one of {', '.join(SPLIT_CHOICES)}")
-    recorder = Recorder("eval", dict(split=split, truncate=truncate), None, {"checkpoint": checkpoint, "data": data})
+    recorder = Recorder("eval", dict(split=split, truncate=truncate, variant=variant), None,
+                        {"checkpoint": checkpoint, "data": data})
     ft = load_finetuned(checkpoint)
     table = load_molecules(data, "data")
     if split != "all":
@@ -53,7 +55,7 @@ def evaluate(
     row = {"run": run or Path(checkpoint).name, "split": split, **scores,
            "trainable_params": meta["trainable_params"], "total_params": meta["total_params"],
            "train_seconds": meta["train_seconds"], "seed": meta["seed"], "peft": meta["peft"],
-           "selection": meta["selection"], "model": meta["base_model"]["ref"]}
+           "selection": meta["selection"], "model": meta["base_model"]["ref"], "variant": variant}
     write_table(out, output)
     if metrics:
         write_table(pl.DataFrame([row]), metrics)

@@ -7,6 +7,7 @@ classes, so `AutoModel.from_pretrained(dir)` works on MoLFormer checkpoints with
 from molpeft_cli.model.config import MolformerConfig
 from molpeft_cli.model.encoding import EncodedSmiles, encode_smiles
 from molpeft_cli.model.heads import MolformerForMaskedLM, MolformerForRegression
+from molpeft_cli.model.loading import LoadedModel, LoadReport, load_pretrained, save_checkpoint
 from molpeft_cli.model.modeling import MolformerModel, MolformerPreTrainedModel
 from molpeft_cli.model.named import NAMED_SIZES, named_config
 from molpeft_cli.model.registration import register_auto_classes
@@ -16,6 +17,8 @@ register_auto_classes()
 
 __all__ = [
     "EncodedSmiles",
+    "LoadReport",
+    "LoadedModel",
     "MolformerConfig",
     "MolformerForMaskedLM",
     "MolformerForRegression",
@@ -25,7 +28,9 @@ __all__ = [
     "NAMED_SIZES",
     "build_vocab",
     "encode_smiles",
+    "load_pretrained",
     "named_config",
     "register_auto_classes",
+    "save_checkpoint",
     "split_smiles",
 ]

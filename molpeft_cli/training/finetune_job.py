@@ -76,6 +76,7 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     train, valid = LabelledSet.from_table(train_table), LabelledSet.from_table(valid_table)
 
     base_ref = BaseModelRef.resolve(model_ref)
+    recorder.inputs["model"] = base_ref.path
     torch.manual_seed(seed)  # the new head's initialisation
     loaded = load_pretrained(base_ref.path, "regression", config_overrides=config_overrides(options.to_dict()))
     model = adapter.prepare(loaded.model, options.to_dict())

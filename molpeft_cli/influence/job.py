@@ -1,0 +1,68 @@
+"""Influence scores of a pool from files: the library call behind `molpeft influence`.
+
+The loss is the fine-tuning loss: MSE on labels standardised with the checkpoint's training statistics, with the
+model in eval mode (dropout off). Targets are the validation split unless --target test is asked for (then the
+manifest records it as leakage). score > 0: adding the molecule is estimated to lower the target loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import torch
+
+from molpeft_cli.console import warn
+from molpeft_cli.errors import MolpeftError
+
+
+def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_std: float, batch_size: int,
+                     truncate: bool, shuffle: bool, seed: int, what: str) -> list[dict]:
+    from molpeft_cli.training.batching import collate, make_batches
+    from molpeft_cli.training.regression import encode
+
+    if table.height == 0:
+        raise MolpeftError(f"the {what} set is empty")
+    if table["label"].null_count():
+        raise MolpeftError(f"{table['label'].null_count()} {what} molecules have no label; influence needs labels")
+    enc = encode(tokenizer, table["smiles_canonical"].to_list(), truncate, ids=table["mol_id"].to_list())
+    z = (table["label"].cast(pl.Float64).to_numpy() - label_mean) / label_std
+    if shuffle:
+        order = make_batches([len(s) for s in enc.input_ids], batch_size, shuffle=True, seed=seed)
+    else:  # pool order, so scores line up with rows
+        order = [list(range(i, min(i + batch_size, table.height))) for i in range(0, table.height, batch_size)]
+    batches = []
+    for idx in order:
+        ids, mask = collate([enc.input_ids[i] for i in idx], tokenizer.pad_token_id)
+        batches.append({"input_ids": ids, "attention_mask": mask,
+                        "labels": torch.tensor(z[idx], dtype=torch.float32)})
+    return batches
+
+
+def regression_loss(forward, batch: dict) -> torch.Tensor:
+    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return torch.nn.functional.mse_loss(out.logits.squeeze(-1), batch["labels"])
+
+
+def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, target: str, scope: str,
+                   solver, batch_size: int, truncate: bool, seed: int, chunk_size: int | None = None):
+    from molpeft_cli.influence import influence_scores
+    from molpeft_cli.training.checkpoint import load_finetuned
+
+    if "split" not in split.columns:
+        raise MolpeftError("--train needs a split table (with a `split` column)")
+    if target == "test":
+        warn("--target test: influence computed against the TEST split. Selections made from it leak the test "
+             "set into training; this is recorded in the manifest and marked in reports.")
+    ft = load_finetuned(checkpoint)
+    scale = (ft.label_mean, ft.label_std)
+    torch.manual_seed(seed)
+    train = labelled_batches(ft.tokenizer, split.filter(pl.col("split") == "train"), *scale, batch_size, truncate,
+                             True, seed, "training")
+    targets = labelled_batches(ft.tokenizer, split.filter(pl.col("split") == target), *scale, batch_size,
+                               truncate, False, seed, target)
+    pool_batches = labelled_batches(ft.tokenizer, pool, *scale, batch_size, truncate, False, seed, "pool")
+    result = influence_scores(ft.model, regression_loss, train, targets, pool_batches, scope=scope,
+                              solver=solver, chunk_size=chunk_size)
+    if not np.all(np.isfinite(result.scores)):
+        raise MolpeftError("influence scores are not finite; raise --damping or lower --step")
+    return result

@@ -1,0 +1,1 @@
+"""The whole study as a graph of `molpeft` commands: profiles, the plan, resumable execution, a Makefile."""

@@ -1,0 +1,73 @@
+"""Named study sizes. Each profile fixes the model and the training budgets; `--seeds`, `--adapters` and
+`--selections` narrow any of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ADAPTERS = ("full", "bitfit", "lora", "ia3")
+SELECTIONS = ("none", "all", "random", "mcdropout", "maxmin", "influence")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    model: str  # base model for stage 1 (bundled name, directory or hub id); "" = train one from scratch
+    mlm_args: tuple[str, ...]
+    finetune_args: tuple[str, ...]
+    seeds: tuple[int, ...]
+    k: int = 185
+    pool_size: int = 300
+    passes: int = 100
+    influence_args: tuple[str, ...] = ()
+    sample: int | None = None  # subsample the dataset (tiny profile)
+    split_compare: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {
+    "tiny": Profile(
+        name="tiny",
+        description="tiny model trained from scratch on 240 molecules: seconds, for CI and smoke tests",
+        model="",
+        mlm_args=("--from-scratch", "--config", "tiny", "--max-steps", "20", "--batch-size", "32",
+                  "--holdout", "0.1", "--patience", "0"),
+        finetune_args=("--max-epochs", "2", "--batch-size", "32"),
+        seeds=(0,),
+        k=12,
+        pool_size=40,
+        passes=5,
+        influence_args=("--params", "head", "--depth", "50", "--step", "0.01", "--damping", "0.1"),
+        sample=240,
+        split_compare=False,
+    ),
+    "quick": Profile(
+        name="quick",
+        description="bundled molformer-mini, all 24 cells, one seed: the whole study in about 30 minutes on 2 cores",
+        model="molformer-mini",
+        mlm_args=("--epochs", "1", "--batch-size", "64"),
+        finetune_args=("--max-epochs", "3", "--patience", "1"),
+        seeds=(0,),
+        passes=30,
+        influence_args=("--params", "head"),
+    ),
+    "full": Profile(
+        name="full",
+        description="bundled molformer-mini, 3 seeds and longer training, so the statistics mean something",
+        model="molformer-mini",
+        mlm_args=("--epochs", "5"),
+        finetune_args=("--max-epochs", "20", "--patience", "3"),
+        seeds=(0, 1, 2),
+        influence_args=("--params", "trainable"),
+    ),
+    "paper": Profile(
+        name="paper",
+        description="MoLFormer-XL from the hub with the seed's settings, 3 seeds: for a GPU",
+        model="ibm/MoLFormer-XL-both-10pct",
+        mlm_args=("--epochs", "10"),
+        finetune_args=("--max-epochs", "50", "--patience", "5"),
+        seeds=(0, 1, 2),
+        influence_args=("--params", "last-2"),
+    ),
+}

@@ -1,0 +1,82 @@
+"""Everything the report shows, computed once from the collected run: summaries, intervals and the baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from molpeft_cli.console import info, warn
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.report.baseline import ForestConfig, forest_baselines
+from molpeft_cli.report.collect import DIRECT_VARIANT, MAIN_VARIANT, RunData
+from molpeft_cli.report.stats import N_RESAMPLES, Interval, cell_summary, compare_cells, differences_to_none
+
+
+@dataclass
+class ReportOptions:
+    n_resamples: int = N_RESAMPLES
+    seed: int = 0  # seeds the bootstrap
+    baseline: bool = True
+    forest: ForestConfig = field(default_factory=ForestConfig)
+
+    def __post_init__(self) -> None:
+        if self.n_resamples < 100:
+            raise MolpeftError(f"use at least 100 bootstrap resamples, got {self.n_resamples}")
+
+
+@dataclass
+class Analysis:
+    data: RunData
+    options: ReportOptions
+    summary: pl.DataFrame  # cell_summary of every variant
+    differences: pl.DataFrame  # two-stage cells against the same adapter's `none` cell
+    finetuning: Interval | None  # two-stage minus direct, full fine-tuning, selection none
+    baseline: pl.DataFrame | None = None  # one RF metrics row per seed
+    baseline_predictions: dict[int, pl.DataFrame] = field(default_factory=dict)
+    baseline_note: str = ""
+
+    def main_summary(self) -> pl.DataFrame:
+        return self.summary.filter(pl.col("variant") == MAIN_VARIANT)
+
+    @property
+    def baseline_mse(self) -> float | None:
+        return float(self.baseline["mse"].mean()) if self.baseline is not None and self.baseline.height else None
+
+
+def analyse(data: RunData, options: ReportOptions) -> Analysis:
+    info(f"comparing {data.metrics.height} evaluated cells over {len(data.seeds)} seed(s) "
+         f"({options.n_resamples} bootstrap resamples)")
+    analysis = Analysis(
+        data=data, options=options, summary=cell_summary(data.metrics),
+        differences=differences_to_none(data, options.n_resamples, options.seed),
+        finetuning=compare_cells(data.cell_predictions(MAIN_VARIANT, "full", "none"),
+                                 data.cell_predictions(DIRECT_VARIANT, "full", "none"),
+                                 "full/none two-stage-direct", options.n_resamples, options.seed),
+    )
+    _add_baseline(analysis, data.run_dir)
+    return analysis
+
+
+def _add_baseline(analysis: Analysis, run_dir: Path) -> None:
+    options, data = analysis.options, analysis.data
+    split_path = run_dir / "data" / "split.parquet"
+    if not options.baseline:
+        analysis.baseline_note = "the random-forest baseline was switched off for this report"
+        return
+    if data.split is None:
+        analysis.baseline_note = "no readable data/split.parquet, so no random-forest baseline"
+        return
+    missing = [c for c in ("mol_id", "smiles_canonical", "label", "split") if c not in data.split.columns]
+    if missing:
+        analysis.baseline_note = f"data/split.parquet lacks {', '.join(missing)}, so no random-forest baseline"
+        return
+    info(f"random-forest baseline ({options.forest.n_trees} trees) for seed(s) "
+         f"{', '.join(map(str, data.seeds))}; cached in {run_dir / 'baseline'}")
+    try:
+        analysis.baseline, analysis.baseline_predictions = forest_baselines(run_dir, split_path, data.seeds,
+                                                                            options.forest)
+    except MolpeftError as exc:  # a baseline problem should not cost the user the whole report
+        warn(str(exc))
+        analysis.baseline_note = str(exc)

@@ -1,0 +1,91 @@
+"""`build_report`: read a run directory, analyse it, and write the report folder in one atomic step."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from molpeft_cli.data.atomic import atomic_dir, write_text_atomic
+from molpeft_cli.data.manifest import build_manifest, now, write_manifest
+from molpeft_cli.data.tables import write_table
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.report import data_sections, results_sections, run_sections
+from molpeft_cli.report.analysis import Analysis, ReportOptions, analyse
+from molpeft_cli.report.collect import collect_run
+from molpeft_cli.report.coverage import missing_cells
+from molpeft_cli.report.document import Document, Paragraph
+from molpeft_cli.report.render_html import render_html
+from molpeft_cli.report.render_md import render_markdown
+
+INPUTS = ("run.json", "data/split.parquet", "data/pool.parquet", "data/split_compare.parquet", "data/audit.json",
+          "eval", "selections", "scores")
+
+
+def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOptions | None = None) -> Path:
+    """Write report.md, report.html (self-contained), figures/*.png, cells.parquet, differences.parquet and
+    manifest.json to `out_dir`, replacing it as a whole; returns `out_dir`."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    options = options or ReportOptions()
+    started = now()
+    check_output_dir(run_dir, out_dir)
+    data = collect_run(run_dir)
+    analysis = analyse(data, options)
+    with atomic_dir(out_dir) as tmp:
+        document = compose(analysis, tmp / "figures")
+        write_text_atomic(tmp / "report.md", render_markdown(document, tmp))
+        write_text_atomic(tmp / "report.html", render_html(document))
+        write_table(analysis.summary, tmp / "cells.parquet")
+        write_table(analysis.differences, tmp / "differences.parquet")
+        params = {"n_resamples": options.n_resamples, "seed": options.seed, "baseline": options.baseline,
+                  "forest": asdict(options.forest)}
+        inputs = {name: str(run_dir / name) for name in INPUTS if (run_dir / name).exists()}
+        extra = {"seeds": data.seeds, "cells": data.metrics.height, "missing_cells": missing_cells(data),
+                 "test_target_sources": data.test_target_sources}
+        write_manifest(tmp, build_manifest("report", params, options.seed, inputs, started, extra), outputs_dir=True)
+    return out_dir
+
+
+def compose(analysis: Analysis, figures_dir: Path) -> Document:
+    sections = [
+        run_sections.header_section(analysis),
+        results_sections.matrix_section(analysis, figures_dir),
+        results_sections.statistics_section(analysis),
+        results_sections.tradeoff_section(analysis, figures_dir),
+        results_sections.parity_section(analysis, figures_dir),
+        results_sections.finetuning_section(analysis, figures_dir),
+        data_sections.split_section(analysis),
+        data_sections.overlap_section(analysis, figures_dir),
+        data_sections.influence_section(analysis, figures_dir),
+        data_sections.audit_section(analysis),
+    ]
+    if analysis.baseline is not None:
+        forest = analysis.options.forest
+        sections[1].blocks.append(Paragraph(
+            f"RF baseline: scikit-learn random forest ({forest.n_trees} trees, max_features {forest.max_features:.2f})"
+            f" on Morgan count fingerprints (radius {forest.radius}, {forest.n_bits} bits), trained on the train "
+            "split of data/split.parquet and scored on its test split, one forest per seed."))
+    notes = run_sections.notes_section(analysis)
+    if notes is not None:
+        sections.append(notes)
+    return Document(title=f"molpeft report: {analysis.data.run_dir.resolve().name}",
+                    alerts=run_sections.test_target_alerts(analysis), sections=sections)
+
+
+def check_output_dir(run_dir: Path, out_dir: Path) -> None:
+    """The report folder is replaced as a whole, so refuse folders whose loss would hurt."""
+    run, out = run_dir.resolve(), out_dir.resolve()
+    if out == run or out in run.parents:
+        raise MolpeftError(f"the report folder {out_dir} would replace the run directory; choose another -o")
+    if out.exists() and not out.is_dir():
+        raise MolpeftError(f"{out_dir} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_report(out):
+        raise MolpeftError(f"{out_dir} exists, is not empty and holds no earlier report; it would be replaced, "
+                           "so choose a new folder")
+
+
+def _is_report(folder: Path) -> bool:
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("command") == "report"
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -1,0 +1,145 @@
+"""The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot, no display)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 110
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _new(width: float, height: float, ncols: int = 1):
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, ncols, squeeze=False)[0]
+    return figure, axes
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, metadata={"Software": None})  # no version stamp: reruns give equal bytes
+    return path
+
+
+def _cell(summary: pl.DataFrame, adapter: str, selection: str) -> dict | None:
+    rows = summary.filter((pl.col("adapter") == adapter) & (pl.col("selection") == selection))
+    return rows.row(0, named=True) if rows.height else None
+
+
+def selection_lines(summary: pl.DataFrame, adapters: Sequence[str], selections: Sequence[str],
+                    baseline_mse: float | None, path: Path) -> Path:
+    """Test MSE per selection strategy, one line per adapter, error bars = sd over seeds."""
+    figure, (ax,) = _new(7.5, 4.2)
+    x = np.arange(len(selections))
+    for i, adapter in enumerate(adapters):
+        cells = [_cell(summary, adapter, s) for s in selections]
+        mean = np.array([c["mse_mean"] if c else np.nan for c in cells], dtype=float)
+        sd = np.array([c["mse_sd"] if c and c["mse_sd"] is not None else 0.0 for c in cells], dtype=float)
+        offset = (i - (len(adapters) - 1) / 2) * 0.04  # keep overlapping error bars apart
+        ax.errorbar(x + offset, mean, yerr=sd, marker=MARKERS[i % len(MARKERS)], capsize=3, label=adapter)
+    if baseline_mse is not None:
+        ax.axhline(baseline_mse, color="grey", linestyle="--", linewidth=1, label="RF baseline")
+    ax.set_xticks(x, list(selections))
+    ax.set_xlabel("selection strategy")
+    ax.set_ylabel("test MSE (mean ± sd over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def tradeoff(summary: pl.DataFrame, adapters: Sequence[str], path: Path) -> Path:
+    """Trainable parameters (log x) against test MSE, coloured by training time: one point per cell."""
+    figure, (ax,) = _new(7.5, 4.2)
+    seconds = summary["train_seconds_mean"].drop_nulls()
+    vmin, vmax = (float(seconds.min()), float(seconds.max())) if len(seconds) else (0.0, 1.0)
+    scatter = None
+    for i, adapter in enumerate(adapters):
+        part = summary.filter((pl.col("adapter") == adapter) & pl.col("trainable_params").is_not_null())
+        if part.height == 0:
+            continue
+        colour = part["train_seconds_mean"].fill_null(np.nan).to_numpy()
+        scatter = ax.scatter(part["trainable_params"].to_numpy(), part["mse_mean"].to_numpy(), c=colour,
+                             cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-9), s=60,
+                             marker=MARKERS[i % len(MARKERS)], edgecolors="black", linewidths=0.5, label=adapter)
+        ax.annotate(adapter, (part["trainable_params"][0], part["mse_mean"].min()), textcoords="offset points",
+                    xytext=(6, -10), fontsize=8)
+    ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)  # room for the labels at the extremes
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel("test MSE (mean over seeds)")
+    ax.grid(alpha=0.3, which="both")
+    if scatter is not None:
+        figure.colorbar(scatter, ax=ax, label="training time (s, mean over seeds)")
+        for handle in ax.legend(fontsize=8).legend_handles:  # the legend tells shapes; colour is time
+            handle.set_facecolor("lightgrey")
+    return _save(figure, path)
+
+
+def parity(panels: Sequence[tuple[str, pl.DataFrame]], path: Path) -> Path:
+    """Prediction against label for each (title, predictions pooled over seeds) panel."""
+    figure, axes = _new(3.3 * len(panels), 3.5, ncols=len(panels))
+    for ax, (title, table) in zip(axes, panels, strict=True):
+        y, p = table["label"].to_numpy(), table["prediction"].to_numpy()
+        low, high = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
+        ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+        ax.scatter(y, p, s=10, alpha=0.5)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("label")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("prediction")
+    return _save(figure, path)
+
+
+def paired_seeds(first: Mapping[int, float], second: Mapping[int, float], labels: tuple[str, str],
+                 path: Path) -> Path:
+    """Test MSE of two training routes per seed, lines joining the same seed."""
+    figure, (ax,) = _new(4.5, 3.6)
+    seeds = sorted(set(first) | set(second))
+    for seed in seeds:
+        xs = [i for i, side in enumerate((first, second)) if seed in side]
+        ys = [side[seed] for side in (first, second) if seed in side]
+        ax.plot(xs, ys, marker="o", color="tab:blue", alpha=0.7)
+        ax.annotate(f"s{seed}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(6, 0), fontsize=8)
+    for i, side in enumerate((first, second)):
+        if side:
+            ax.plot([i - 0.15, i + 0.15], [np.mean(list(side.values()))] * 2, color="black", linewidth=2)
+    ax.set_xticks([0, 1], list(labels))
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylabel("test MSE (bar = mean)")
+    ax.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def overlap_heatmap(strategies: Sequence[str], matrix: np.ndarray, path: Path) -> Path:
+    figure, (ax,) = _new(1.2 * len(strategies) + 2.2, 1.0 * len(strategies) + 1.2)
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="Blues")
+    ax.set_xticks(range(len(strategies)), list(strategies), rotation=30, ha="right")
+    ax.set_yticks(range(len(strategies)), list(strategies))
+    for i in range(len(strategies)):
+        for j in range(len(strategies)):
+            value = matrix[i, j]
+            ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if np.nan_to_num(value) > 0.6 else "black")
+    figure.colorbar(image, ax=ax, label="Jaccard (mean over seeds)")
+    return _save(figure, path)
+
+
+def influence_histogram(scores: Mapping[int, np.ndarray], path: Path) -> Path:
+    figure, (ax,) = _new(7.0, 3.6)
+    values = np.concatenate([v for v in scores.values() if len(v)])
+    bins = np.histogram_bin_edges(values, bins=min(40, max(10, values.size // 5)))
+    for seed, v in sorted(scores.items()):
+        ax.hist(v, bins=bins, histtype="step", linewidth=1.5, label=f"seed {seed}")
+    ax.axvline(0.0, color="black", linewidth=1)
+    ax.set_xlabel("influence score (positive = estimated to lower the validation loss)")
+    ax.set_ylabel("pool molecules")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(figure, path)

@@ -1,0 +1,88 @@
+"""Report sections on the run itself: what was run (run.json), test-target alerts, missing cells and notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from molpeft_cli.report.analysis import Analysis
+from molpeft_cli.report.coverage import cells_without_predictions, missing_cells
+from molpeft_cli.report.document import Alert, Bullets, Paragraph, Section, Table
+
+KNOWN_KEYS = ("profile", "model", "adapters", "selections", "seeds", "pool", "started", "ended")
+
+
+def test_target_alerts(analysis: Analysis) -> list[Alert]:
+    sources = analysis.data.test_target_sources
+    if not sources:
+        return []
+    return [Alert("THE TEST SPLIT WAS USED AS AN INFLUENCE TARGET (\"target\": \"test\"): influence scores and the "
+                  "selections built on them have seen the test labels, so their test MSE is optimistic and not a "
+                  "fair comparison. Found in: " + "; ".join(sources))]
+
+
+def describe_pool(analysis: Analysis) -> str:
+    pool = analysis.data.run_info.get("pool")
+    size = analysis.data.pool.height if analysis.data.pool is not None else None
+    counted = f"{size} molecules in data/pool.parquet" if size is not None else "no data/pool.parquet"
+    if not isinstance(pool, dict):
+        return f"not described in run.json ({counted})"
+    kind = pool.get("kind")
+    if kind == "file":
+        where = f"external file {pool.get('path', '?')}"
+    elif kind == "carved":
+        n = pool.get("n")
+        where = "carved from the dataset (whole scaffold groups)" + (f", n = {n}" if n is not None else "")
+    else:
+        where = f"kind {kind!r}"
+    extra = ", ".join(f"{k} = {_short(v)}" for k, v in pool.items() if k not in ("kind", "path", "n"))
+    return f"{where}; {counted}" + (f"; {extra}" if extra else "")
+
+
+def header_section(analysis: Analysis) -> Section:
+    data = analysis.data
+    info = data.run_info
+    seeds = data.seeds
+    rows = [["run directory", str(data.run_dir)]]
+    for key in ("profile", "model", "adapters", "selections"):
+        if key in info:
+            rows.append([key, _short(info[key])])
+    rows.append(["seeds evaluated", f"{len(seeds)} ({', '.join(map(str, seeds))})"])
+    rows.append(["pool", describe_pool(analysis)])
+    for key in ("started", "ended"):
+        if key in info:
+            rows.append([key, _short(info[key])])
+    rows += [[key, _short(value)] for key, value in info.items()
+             if key not in KNOWN_KEYS and isinstance(value, str | int | float | bool | list)]
+    blocks = [Table(["setting", "value"], rows, caption="From run.json and the evaluation files.", text_columns=2)]
+    if not info:
+        blocks.insert(0, Paragraph("No readable run.json: the settings below come from the evaluation files only."))
+    if len(seeds) == 1:
+        blocks.append(Paragraph("One seed: one seed gives no spread, so sd is shown as n/a and confidence intervals "
+                                "reflect test-molecule sampling only. Rerun with more seeds before drawing "
+                                "conclusions."))
+    missing = missing_cells(data)
+    blocks.append(Paragraph(f"Missing cells ({len(missing)}): the planned grid cells with no evaluation result."
+                            if missing else "Every planned cell has an evaluation result for every seed."))
+    if missing:
+        blocks.append(Bullets(missing))
+    return Section("What was run", blocks)
+
+
+def notes_section(analysis: Analysis) -> Section | None:
+    notes = list(analysis.data.notes)
+    lacking = cells_without_predictions(analysis.data)
+    if lacking:
+        notes.append("no test predictions (no interval or parity plot) for: " + "; ".join(lacking))
+    if analysis.baseline_note:
+        notes.append(analysis.baseline_note)
+    return Section("Notes on the inputs", [Bullets(notes)]) if notes else None
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    if isinstance(value, list | tuple):
+        text = ", ".join(_short(v, limit) for v in value)
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}: {_short(v, limit)}" for k, v in value.items())
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,412 @@
+"""Stage-1 masked-language-model training of a MoLFormer on SMILES, with an optional auxiliary objective that predicts
+z-scored RDKit descriptors from the masked-mean pooled output (as MolBERT did).
+
+`prepare_mlm_data` encodes a corpus and splits off the held-out part; `train_mlm` runs (or resumes) the loop:
+seeded masking per step, AdamW, warmup + decay, clipping, held-out evaluation with early stopping, a wall-clock
+budget, and resumable saves via `molpeft_cli.training.mlm_state`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.markup import escape
+from torch import nn
+
+from molpeft_cli.console import console, detail, info, verbosity
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.training.batching import collate, make_batches
+from molpeft_cli.training.corpus import holdout_split
+from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
+from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens, step_generator
+from molpeft_cli.training.mlm_config import MLMConfig
+from molpeft_cli.training.mlm_state import SavedRun, TrainerState, restore_training, write_run
+from molpeft_cli.training.schedule import build_scheduler, warmup_steps_for
+
+STATUS_EVERY_S = 120
+HELDOUT_STREAM = 7  # the held-out masks come from their own seeded stream, fixed for the whole run
+
+
+class DescriptorHead(nn.Module):
+    """pooled encoder output -> Linear -> GELU -> Linear -> one value per descriptor (z-scored)."""
+
+    def __init__(self, hidden_size: int, n_outputs: int, width: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(hidden_size, width), nn.GELU(), nn.Linear(width, n_outputs))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.net(pooled)
+
+
+@dataclass
+class MLMData:
+    """Encoded training and held-out molecules, with z-scored descriptor targets when the objective is on."""
+
+    train_ids: list[list[int]]
+    heldout_ids: list[list[int]]
+    train_targets: np.ndarray | None
+    heldout_targets: np.ndarray | None
+    descriptor_mean: np.ndarray | None
+    descriptor_sd: np.ndarray | None
+    summary: dict[str, Any]
+
+
+@dataclass
+class MLMResult:
+    state: TrainerState
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+def corpus_fingerprint(smiles: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(smiles).encode()).hexdigest()
+
+
+def prepare_mlm_data(
+    smiles: Sequence[str],
+    tokenizer,
+    config: MLMConfig,
+    *,
+    descriptor_cache: str | Path | None = None,
+    workers: int = 1,
+) -> MLMData:
+    """Encode (cutting molecules longer than the model's positions, and counting them), split off the seeded
+    held-out part, and compute descriptor targets (z-scored with the training part's statistics)."""
+    from molpeft_cli.model import encode_smiles
+
+    if len(smiles) < 2:
+        raise MolpeftError(f"mlm needs at least 2 molecules (one to train on, one held out); got {len(smiles)}")
+    encoded = encode_smiles(tokenizer, list(smiles), truncate=True)
+    summary = encoded.summary()
+    if summary["unknown_tokens"]:
+        shown = ", ".join(f"{escape(t)} ({n})" for t, n in list(summary["unknown_token_counts"].items())[:8])
+        info(f"[yellow]{summary['molecules_with_unknown_tokens']} molecules have tokens outside the vocabulary "
+             f"(<unk>): {shown}[/yellow]")
+    if summary["truncated"]:
+        info(f"[yellow]{summary['truncated']} molecules are longer than {encoded.max_length} tokens: cut[/yellow]")
+    train_pos, held_pos = holdout_split(len(smiles), config.holdout, config.seed)
+    train_ids = [encoded.input_ids[i] for i in train_pos]
+    heldout_ids = [encoded.input_ids[i] for i in held_pos]
+    summary.update(train_molecules=len(train_ids), heldout_molecules=len(heldout_ids),
+                   corpus_sha256=corpus_fingerprint(smiles))
+    train_targets = heldout_targets = mean = sd = None
+    if config.descriptor_weight > 0:
+        values = _descriptor_values(smiles, descriptor_cache, workers)
+        mean, sd = zscore_stats(values[train_pos])
+        z = (values - mean) / sd
+        train_targets, heldout_targets = z[train_pos].astype(np.float32), z[held_pos].astype(np.float32)
+        unparsable = int(np.isnan(values).all(axis=1).sum())
+        summary["descriptor_unparsable"] = unparsable
+        if unparsable:
+            info(f"[yellow]{unparsable} SMILES could not be parsed by RDKit: no descriptor targets for them[/yellow]")
+    return MLMData(train_ids, heldout_ids, train_targets, heldout_targets, mean, sd, summary)
+
+
+def _descriptor_values(smiles: Sequence[str], cache: str | Path | None, workers: int) -> np.ndarray:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    started = time.monotonic()
+    with Progress(TextColumn("descriptors"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=verbosity() < 0, transient=True) as bar:
+        task = bar.add_task("descriptors", total=len(smiles))
+        values, computed = cached_descriptors(smiles, cache, workers=workers,
+                                              progress=lambda done: bar.update(task, completed=done))
+    info(f"descriptors: {len(smiles) - computed} from the cache, {computed} computed "
+         f"({time.monotonic() - started:.0f} s){f'; cache {cache}' if cache else ''}")
+    return values
+
+
+def build_optimizer(model: nn.Module, head: nn.Module | None, config: MLMConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases and LayerNorm weights (1-D tensors)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if head is not None:
+        params += list(head.parameters())
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: float) -> dict[str, torch.Tensor]:
+    """MLM cross-entropy over chosen positions (the LM head runs only there), masked-token hits, and the
+    descriptor MSE over finite targets; `loss` = mlm + weight * descriptor."""
+    encoded = model.molformer(input_ids=input_ids, attention_mask=attention_mask)
+    chosen = labels != IGNORE_INDEX
+    n_chosen = chosen.sum()
+    if int(n_chosen) > 0:
+        logits = model.lm_head(encoded.last_hidden_state[chosen]).float()
+        gold = labels[chosen]
+        mlm = nn.functional.cross_entropy(logits, gold, reduction="sum") / n_chosen
+        correct = (logits.argmax(dim=-1) == gold).sum()
+    else:  # a batch with nothing chosen (tiny inputs): no MLM signal, but keep the graph for the descriptor loss
+        mlm = encoded.last_hidden_state.sum() * 0.0
+        correct = torch.zeros((), dtype=torch.long)
+    out = {"mlm": mlm, "correct": correct, "chosen": n_chosen, "loss": mlm}
+    if head is not None and targets is not None:
+        prediction = head(encoded.pooler_output).float()
+        finite = torch.isfinite(targets)
+        diff = torch.where(finite, prediction - torch.nan_to_num(targets), torch.zeros_like(prediction))
+        descriptor = (diff**2).sum() / finite.sum().clamp(min=1)
+        out["descriptor"] = descriptor
+        out["loss"] = mlm + weight * descriptor
+    return out
+
+
+class MLMTrainer:
+    """One MLM run: call `train()`; pass `saved` to continue a run from its trainer_state."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        data: MLMData,
+        config: MLMConfig,
+        out_dir: str | Path,
+        *,
+        saved: SavedRun | None = None,
+        data_info: dict[str, Any] | None = None,
+        clock_start: float | None = None,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        self.model, self.tokenizer, self.data, self.config = model, tokenizer, data, config
+        self.out_dir = Path(out_dir)
+        self.on_step = on_step
+        self.clock_start = time.monotonic() if clock_start is None else clock_start
+        self.data_info = dict(data_info or {}, **{k: data.summary[k] for k in (
+            "train_molecules", "heldout_molecules", "corpus_sha256")})
+        self.spec = MaskingSpec.for_tokenizer(tokenizer, config.mask_prob, config.mask_token_frac,
+                                              config.random_token_frac)
+        self.pad_id = int(tokenizer.pad_token_id)
+        self.lengths = [len(s) for s in data.train_ids]
+        self.batches_per_epoch = math.ceil(len(data.train_ids) / config.batch_size)
+        horizon = config.epochs * self.batches_per_epoch
+        self.total_steps = min(config.max_steps, horizon) if config.max_steps else horizon
+        self.eval_every = config.eval_every or self.batches_per_epoch
+        self.head = None
+        if config.descriptor_weight > 0:
+            torch.manual_seed(config.seed + 1)
+            self.head = DescriptorHead(model.config.hidden_size, len(DESCRIPTORS), config.descriptor_hidden)
+        self.optimizer = build_optimizer(model, self.head, config)
+        warmup = warmup_steps_for(self.total_steps, config.warmup)
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, warmup, config.schedule)
+        self.state = TrainerState(data_seed=config.seed)
+        self.best: dict[str, Any] | None = None
+        if saved is not None:
+            self.best = restore_training(saved, self.head, self.optimizer, self.scheduler)
+            self.state = saved.state
+        self.heldout_batches = self._heldout_batches()
+        self._epoch_cache: tuple[int, list[list[int]]] | None = None
+
+    # -- data ---------------------------------------------------------------------------------------------------
+    def _heldout_batches(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        ids = self.data.heldout_ids
+        generator = step_generator(self.config.seed, 0, (HELDOUT_STREAM,))
+        batches = []
+        for indices in make_batches([len(s) for s in ids], self.config.batch_size, shuffle=False):
+            input_ids, mask = collate([ids[i] for i in indices], self.pad_id)
+            masked, labels = mask_tokens(input_ids, mask, self.spec, generator)
+            batches.append((masked, mask, labels, self._targets(self.data.heldout_targets, indices)))
+        return batches
+
+    def _targets(self, table: np.ndarray | None, indices: list[int]) -> torch.Tensor | None:
+        if table is None or self.head is None:
+            return None
+        return torch.from_numpy(table[indices])
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
+            seed = self.state.data_seed * 1_000_003 + epoch
+            self._epoch_cache = (epoch, make_batches(self.lengths, self.config.batch_size, shuffle=True, seed=seed))
+        return self._epoch_cache[1]
+
+    # -- steps --------------------------------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16)
+
+    def train_step(self, indices: list[int]) -> dict[str, float]:
+        config, step = self.config, self.state.step
+        torch.manual_seed(config.seed * 1_000_003 + step + 1)  # dropout of this step, whatever ran before
+        input_ids, mask = collate([self.data.train_ids[i] for i in indices], self.pad_id)
+        masked, labels = mask_tokens(input_ids, mask, self.spec, step_generator(config.seed, step))
+        targets = self._targets(self.data.train_targets, indices)
+        self.model.train()
+        if self.head is not None:
+            self.head.train()
+        with self._autocast():
+            out = mlm_losses(self.model, self.head, masked, mask, labels, targets, config.descriptor_weight)
+        out["loss"].backward()
+        if config.max_grad_norm > 0:
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        values = {k: float(v.detach()) for k, v in out.items()}
+        return {"loss": values["loss"], "mlm": values["mlm"], "descriptor": values.get("descriptor", 0.0),
+                "correct": values["correct"], "chosen": values["chosen"], "molecules": float(len(indices))}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        if self.head is not None:
+            self.head.eval()
+        sums = {"ce": 0.0, "correct": 0.0, "chosen": 0.0, "sse": 0.0, "finite": 0.0}
+        for masked, mask, labels, targets in self.heldout_batches:
+            with self._autocast():
+                out = mlm_losses(self.model, self.head, masked, mask, labels, targets, self.config.descriptor_weight)
+            chosen = float(out["chosen"])
+            sums["ce"] += float(out["mlm"]) * chosen
+            sums["chosen"] += chosen
+            sums["correct"] += float(out["correct"])
+            if "descriptor" in out:
+                finite = float(torch.isfinite(targets).sum())
+                sums["sse"] += float(out["descriptor"]) * max(finite, 1.0)
+                sums["finite"] += finite
+        mlm = sums["ce"] / max(sums["chosen"], 1.0)
+        result = {"heldout_mlm_loss": mlm, "heldout_accuracy": sums["correct"] / max(sums["chosen"], 1.0)}
+        loss = mlm
+        if self.head is not None:
+            descriptor = sums["sse"] / max(sums["finite"], 1.0)
+            result["heldout_descriptor_loss"] = descriptor
+            loss = mlm + self.config.descriptor_weight * descriptor
+        result["heldout_loss"] = loss
+        return result
+
+    # -- bookkeeping --------------------------------------------------------------------------------------------
+    def _seconds(self) -> float:
+        return self.state.seconds + time.monotonic() - self._resumed_at
+
+    def _accumulate(self, stats: dict[str, float]) -> None:
+        window = self.state.window
+        for key, value in stats.items():
+            window[key] = window.get(key, 0.0) + value
+        window["steps"] = window.get("steps", 0.0) + 1
+
+    def _log_eval(self) -> bool:
+        """Evaluate, append a log row, update the best weights; True when early stopping says stop."""
+        state, window = self.state, self.state.window
+        row: dict[str, Any] = {"step": state.step, "epoch": state.epoch}
+        steps = window.get("steps", 0.0)
+        if steps:
+            row.update(train_loss=window["loss"] / steps, train_mlm_loss=window["mlm"] / steps,
+                       train_accuracy=window["correct"] / max(window["chosen"], 1.0))
+            if self.head is not None:
+                row["train_descriptor_loss"] = window["descriptor"] / steps
+        stop = False
+        if self.heldout_batches:
+            row.update(self.evaluate())
+            loss = row["heldout_loss"]
+            if state.best_loss is None or loss < state.best_loss:
+                state.best_loss, state.best_step, state.bad_evals = loss, state.step, 0
+                self.best = {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                             "head": None if self.head is None else
+                             {k: v.detach().clone() for k, v in self.head.state_dict().items()}}
+            else:
+                state.bad_evals += 1
+                stop = self.config.patience > 0 and state.bad_evals >= self.config.patience
+        seconds = self._seconds()
+        row.update(lr=self.scheduler.get_last_lr()[0], seconds=seconds,
+                   molecules_per_second=window.get("molecules", 0.0) / max(seconds - window.get("t0", 0.0), 1e-9))
+        state.log.append(row)
+        state.last_eval_step = state.step
+        state.window = {"t0": seconds}
+        self._print_row(row)
+        return stop
+
+    def _print_row(self, row: dict[str, Any]) -> None:
+        parts = [f"step {row['step']}/{self.total_steps}", f"epoch {row['epoch']}"]
+        if row.get("train_loss") is not None:
+            parts.append(f"train loss {row['train_loss']:.4f} (acc {row['train_accuracy']:.3f})")
+        if row.get("heldout_loss") is not None:
+            parts.append(f"held-out loss {row['heldout_loss']:.4f} (mlm {row['heldout_mlm_loss']:.4f}, "
+                         f"acc {row['heldout_accuracy']:.3f})")
+        if row.get("heldout_descriptor_loss") is not None:
+            parts.append(f"descriptor mse {row['heldout_descriptor_loss']:.4f}")
+        parts.append(f"{row['molecules_per_second']:.0f} mol/s, {row['seconds'] / 60:.1f} min")
+        info(", ".join(parts))
+
+    def save(self, finished: bool = False) -> None:
+        self.state.seconds = self._seconds()
+        self._resumed_at = time.monotonic()
+        head_meta = None
+        if self.head is not None:
+            head_meta = {
+                "descriptors": list(DESCRIPTORS), "mean": self.data.descriptor_mean.tolist(),
+                "sd": self.data.descriptor_sd.tolist(), "input": "masked-mean pooled encoder output",
+                "layers": f"Linear({self.model.config.hidden_size}, {self.config.descriptor_hidden}) -> GELU -> "
+                          f"Linear({self.config.descriptor_hidden}, {len(DESCRIPTORS)})",
+                "weight": self.config.descriptor_weight,
+            }
+        write_run(self.out_dir, model=self.model, tokenizer=self.tokenizer, head=self.head, head_meta=head_meta,
+                  optimizer=self.optimizer, scheduler=self.scheduler, state=self.state,
+                  config=self.config.to_dict(), data=self.data_info, best=self.best, publish_best=finished)
+        detail(f"saved step {self.state.step} to {self.out_dir}")
+
+    # -- the loop -----------------------------------------------------------------------------------------------
+    def train(self) -> TrainerState:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        state, config = self.state, self.config
+        self._resumed_at = time.monotonic()
+        if state.finished:
+            info(f"the run in {self.out_dir} has already finished ({state.stop_reason}); nothing to do")
+            return state
+        if state.step:
+            info(f"resuming at step {state.step} (epoch {state.epoch})")
+        deadline = self.clock_start + config.max_minutes * 60 if config.max_minutes else math.inf
+        state.window.setdefault("t0", self._seconds())
+        stop_reason = ""
+        last_status = time.monotonic()
+        columns = (TextColumn("mlm"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[status]}"))
+        with Progress(*columns, console=console, disable=verbosity() < 0, transient=True) as bar:
+            task = bar.add_task("mlm", total=self.total_steps, completed=state.step, status="")
+            while not stop_reason:
+                if state.step >= self.total_steps:
+                    stop_reason = "max steps" if config.max_steps and self.total_steps == config.max_steps \
+                        else "epochs"
+                    break
+                batches = self.epoch_batches(state.epoch)
+                if state.batch_in_epoch >= len(batches):
+                    state.epoch += 1
+                    state.batch_in_epoch = 0
+                    continue
+                if time.monotonic() >= deadline:
+                    stop_reason = "time budget"
+                    break
+                stats = self.train_step(batches[state.batch_in_epoch])
+                state.step += 1
+                state.batch_in_epoch += 1
+                self._accumulate(stats)
+                status = f"loss {stats['loss']:.3f} acc {stats['correct'] / max(stats['chosen'], 1):.3f}"
+                bar.update(task, completed=state.step, status=status)
+                if not console.is_terminal and time.monotonic() - last_status >= STATUS_EVERY_S:
+                    last_status = time.monotonic()  # logs (nohup, CI) get a line now and then instead of a bar
+                    seconds = self._seconds()
+                    rate = state.window.get("molecules", 0.0) / max(seconds - state.window.get("t0", 0.0), 1e-9)
+                    info(f"step {state.step}/{self.total_steps}: {status}, {rate:.0f} mol/s, {seconds / 60:.1f} min")
+                epoch_done = state.batch_in_epoch == len(batches)
+                due = (state.step % self.eval_every == 0) if config.eval_every else epoch_done
+                if due and self._log_eval():
+                    stop_reason = "early stopping"
+                if state.step % config.save_every == 0 and not stop_reason:
+                    self.save()
+                if self.on_step is not None:
+                    self.on_step(state.step)
+        state.stop_reason = stop_reason
+        state.finished = stop_reason != "time budget"
+        if state.finished and state.last_eval_step != state.step:
+            self._log_eval()
+        self.save(finished=state.finished)
+        how = "stopped (time budget used; --resume continues it)" if not state.finished else f"done ({stop_reason})"
+        best = f"; best held-out loss {state.best_loss:.4f} at step {state.best_step}" if state.best_loss else ""
+        info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
+        return state

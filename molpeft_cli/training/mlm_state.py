@@ -1,0 +1,168 @@
+"""Writing and reading an MLM run's output directory: the checkpoint (via the model package's `save_checkpoint`),
+the descriptor head, the training log, and the resumable `trainer_state/` (weights, optimizer, scheduler, step,
+epoch, RNG state). The whole directory is replaced atomically at each save, so an interruption leaves the previous
+save whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+from safetensors.torch import load_file, save_file
+
+from molpeft_cli.data.atomic import atomic_dir
+from molpeft_cli.errors import MolpeftError
+
+STATE_DIR = "trainer_state"
+STATE_FILE = "state.json"
+LAST_WEIGHTS = "model_last.safetensors"
+BEST_WEIGHTS = "model_best.safetensors"
+HEAD_FILE = "descriptor_head.safetensors"
+HEAD_META = "descriptor_head.json"
+LAST_HEAD = "descriptor_head_last.safetensors"
+BEST_HEAD = "descriptor_head_best.safetensors"
+LOG_FILE = "training_log.parquet"
+LOG_SCHEMA = {
+    "step": pl.Int64, "epoch": pl.Int64, "train_loss": pl.Float64, "train_mlm_loss": pl.Float64,
+    "train_descriptor_loss": pl.Float64, "train_accuracy": pl.Float64, "heldout_loss": pl.Float64,
+    "heldout_mlm_loss": pl.Float64, "heldout_accuracy": pl.Float64, "heldout_descriptor_loss": pl.Float64,
+    "lr": pl.Float64, "seconds": pl.Float64, "molecules_per_second": pl.Float64,
+}
+
+
+@dataclass
+class TrainerState:
+    """Where a run is: everything besides tensors needed to continue it exactly."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    data_seed: int = 0
+    best_loss: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    last_eval_step: int = 0
+    seconds: float = 0.0
+    finished: bool = False
+    stop_reason: str = ""
+    window: dict[str, float] = field(default_factory=dict)  # train sums since the last evaluation
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SavedRun:
+    state: TrainerState
+    config: dict[str, Any]
+    data: dict[str, Any]
+    directory: Path
+
+
+def _tensors(module: torch.nn.Module | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    state = module if isinstance(module, dict) else module.state_dict()
+    return {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+
+
+def log_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame([{k: row.get(k) for k in LOG_SCHEMA} for row in rows], schema=LOG_SCHEMA)
+
+
+def write_run(
+    out_dir: Path,
+    *,
+    model,
+    tokenizer,
+    head: torch.nn.Module | None,
+    head_meta: dict[str, Any] | None,
+    optimizer,
+    scheduler,
+    state: TrainerState,
+    config: dict[str, Any],
+    data: dict[str, Any],
+    best: dict[str, dict[str, torch.Tensor]] | None,
+    publish_best: bool,
+) -> None:
+    """Replace `out_dir` with the run as it is now. The top-level weights are the current ones, or the best
+    (lowest held-out loss) when `publish_best`; trainer_state/ always holds the current ones for resuming."""
+    from molpeft_cli.model.loading import save_checkpoint
+
+    last_model = _tensors(model)
+    last_head = _tensors(head) if head is not None else None
+    with atomic_dir(out_dir) as tmp:
+        state_dir = tmp / STATE_DIR
+        state_dir.mkdir()
+        save_file(last_model, state_dir / LAST_WEIGHTS)
+        if last_head is not None:
+            save_file(last_head, state_dir / LAST_HEAD)
+        if best is not None:
+            save_file(best["model"], state_dir / BEST_WEIGHTS)
+            if best.get("head") is not None:
+                save_file(best["head"], state_dir / BEST_HEAD)
+        torch.save(optimizer.state_dict(), state_dir / "optimizer.pt")
+        torch.save(scheduler.state_dict(), state_dir / "scheduler.pt")
+        torch.save({"torch": torch.get_rng_state()}, state_dir / "rng.pt")
+        payload = {"state": asdict(state), "config": config, "data": data}
+        (state_dir / STATE_FILE).write_text(json.dumps(payload, indent=1) + "\n")
+
+        use_best = publish_best and best is not None
+        if use_best:
+            model.load_state_dict(best["model"])
+        try:
+            staged = tmp / ".checkpoint"
+            save_checkpoint(model, tokenizer, staged)
+        finally:
+            if use_best:
+                model.load_state_dict(last_model)
+        for item in staged.iterdir():
+            os.replace(item, tmp / item.name)
+        shutil.rmtree(staged)
+        if head is not None:
+            save_file(best["head"] if use_best and best.get("head") is not None else last_head, tmp / HEAD_FILE)
+            (tmp / HEAD_META).write_text(json.dumps(head_meta, indent=1) + "\n")
+        log_frame(state.log).write_parquet(tmp / LOG_FILE)
+
+
+def has_saved_run(out_dir: Path) -> bool:
+    return (out_dir / STATE_DIR / STATE_FILE).is_file()
+
+
+def read_run(out_dir: Path) -> SavedRun:
+    path = out_dir / STATE_DIR / STATE_FILE
+    try:
+        payload = json.loads(path.read_text())
+        state = TrainerState(**payload["state"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MolpeftError(f"cannot resume from {path}: {exc}") from None
+    return SavedRun(state, payload["config"], payload["data"], out_dir)
+
+
+def load_saved_model(out_dir: Path):
+    """The MLM model and tokenizer of a saved run, with its current (last) weights."""
+    from molpeft_cli.model import MolformerForMaskedLM
+    from molpeft_cli.model.loading import load_tokenizer, read_config
+
+    config = read_config(out_dir)
+    tokenizer = load_tokenizer(out_dir, config.max_position_embeddings)
+    model = MolformerForMaskedLM(config)
+    model.load_state_dict(load_file(out_dir / STATE_DIR / LAST_WEIGHTS), strict=True)
+    return model, tokenizer
+
+
+def restore_training(saved: SavedRun, head, optimizer, scheduler) -> dict[str, dict[str, torch.Tensor]] | None:
+    """Load the head, optimizer, scheduler and RNG state of a saved run; return its best weights, if any."""
+    state_dir = saved.directory / STATE_DIR
+    if head is not None:
+        head.load_state_dict(load_file(state_dir / LAST_HEAD), strict=True)
+    optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(state_dir / "scheduler.pt", weights_only=True))
+    torch.set_rng_state(torch.load(state_dir / "rng.pt", weights_only=True)["torch"])
+    if not (state_dir / BEST_WEIGHTS).is_file():
+        return None
+    best_head = state_dir / BEST_HEAD
+    return {"model": load_file(state_dir / BEST_WEIGHTS),
+            "head": load_file(best_head) if best_head.is_file() else None}

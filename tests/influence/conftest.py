@@ -1,0 +1,57 @@
+"""Fixtures for the influence tests: one torch thread, a fitted tiny MLP, a dict-input token batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from influence_helpers import MlpProblem, mse_loss
+from torch import nn
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny ops: thread hand-offs cost more than they save, and the test machine is shared
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def mlp_problem() -> MlpProblem:
+    """8 -> 16 -> 1 tanh MLP (161 parameters) fitted by L-BFGS on a smooth target, so H is nearly PSD."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(8, generator=gen, dtype=torch.float64) / 2
+
+    def data(n: int, noise: float) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(n, 8, generator=gen, dtype=torch.float64)
+        return x, torch.tanh(x @ w) + noise * torch.randn(n, generator=gen, dtype=torch.float64)
+
+    train, valid, pool = data(256, 0.1), data(64, 0.0), data(100, 0.3)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = mse_loss(model, train)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    torch.set_num_threads(threads)
+    return MlpProblem(model, train, valid, pool)
+
+
+@pytest.fixture
+def token_batch() -> dict:
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, 11, (5, 7), generator=gen)
+    mask = torch.ones(5, 7, dtype=torch.long)
+    mask[1, 4:] = 0
+    mask[3, 2:] = 0
+    ids = ids * mask
+    labels = torch.randn(5, generator=gen, dtype=torch.float64)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "mol_id": [f"m{i}" for i in range(5)]}
