@@ -24,7 +24,7 @@ class MolpeftGroup(TyperGroup):
         except MolpeftError as exc:
             error(str(exc))
             raise typer.Exit(exc.exit_code) from None
-        except (TyperException, typer.Exit, typer.Abort):  # usage errors, --help, explicit exits
+        except (TyperException, typer.Exit, typer.Abort, BrokenPipeError):  # usage errors, --help, exits, `| head`
             raise
         except KeyboardInterrupt:
             error("interrupted; no partial output was written")

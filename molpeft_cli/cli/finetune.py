@@ -30,6 +30,8 @@ def finetune(
     grad_clip: Annotated[float | None, typer.Option(help="Gradient-norm clip, 0 = off (default 1).")] = None,
     truncate: Annotated[bool | None, typer.Option("--truncate", help="Cut molecules longer than the model's "
                                                   "positions (counted and recorded) instead of failing.")] = None,
+    bf16: Annotated[bool | None, typer.Option("--bf16/--fp32", help="Train under bfloat16 autocast (several "
+                                              "times faster on CPU; evaluation stays float32).")] = None,
     drop_leaking: Annotated[bool, typer.Option(help="Drop --extra molecules that are valid/test compounds "
                                                "(with a warning) instead of failing.")] = False,
     seed: Annotated[int | None, typer.Option(help="Training seed (default: the global --seed).")] = None,
@@ -41,7 +43,8 @@ def finetune(
     overrides = dict(peft=peft, lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
                      weight_decay=weight_decay, classifier_dropout=classifier_dropout,
                      embedding_dropout=embedding_dropout, hidden_dropout=hidden_dropout, lora_rank=lora_rank,
-                     lora_alpha=lora_alpha, lora_dropout=lora_dropout, grad_clip=grad_clip, truncate=truncate)
+                     lora_alpha=lora_alpha, lora_dropout=lora_dropout, grad_clip=grad_clip, truncate=truncate,
+                     bf16=bf16)
     options = load_options(config, overrides)
     run_finetune(split_table, output, options, model, extra or [], seed, drop_leaking, config_file=config)
 

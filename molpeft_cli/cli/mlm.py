@@ -35,6 +35,10 @@ def mlm(
     schedule: Annotated[str, typer.Option(help="Decay after warmup: cosine, linear or constant.")] = "cosine",
     max_grad_norm: Annotated[float, typer.Option(help="Gradient clipping norm (0: off).")] = 1.0,
     mask_prob: Annotated[float, typer.Option(help="Fraction of tokens chosen for prediction.")] = 0.15,
+    mask_token_frac: Annotated[float, typer.Option(help="Of the chosen tokens, the fraction replaced by <mask>.")
+                               ] = 0.8,
+    random_token_frac: Annotated[float, typer.Option(help="Of the chosen tokens, the fraction replaced by a random "
+                                                     "token (the rest are kept).")] = 0.1,
     holdout: Annotated[float, typer.Option(help="Held-out part for early stopping: fraction (<1) or count (>=1).")
                        ] = 0.05,
     eval_every: Annotated[int, typer.Option(help="Evaluate the held-out loss every N steps (0: each epoch).")] = 0,
@@ -44,6 +48,7 @@ def mlm(
                            ] = None,
     descriptor_weight: Annotated[float, typer.Option(help="Weight of the auxiliary RDKit-descriptor objective "
                                                      "(0: off).")] = 0.0,
+    descriptor_hidden: Annotated[int, typer.Option(help="Hidden width of the descriptor head.")] = 128,
     descriptor_cache: Annotated[str | None, typer.Option(help="Parquet cache of descriptors (default: "
                                                          "<output>.descriptors.parquet beside the output).")] = None,
     bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bfloat16 autocast on CPU (much faster on CPUs with "
@@ -65,10 +70,11 @@ def mlm(
 
     seed = resolve_seed(seed)
     settings_ = MLMConfig(
-        mask_prob=mask_prob, lr=lr, weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
+        mask_prob=mask_prob, mask_token_frac=mask_token_frac, random_token_frac=random_token_frac, lr=lr,
+        weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
         max_steps=max_steps, eval_every=eval_every, save_every=save_every, patience=patience, holdout=holdout,
         warmup=warmup, schedule=schedule, max_grad_norm=max_grad_norm, max_minutes=max_minutes,
-        descriptor_weight=descriptor_weight, bf16=bf16, seed=seed,
+        descriptor_weight=descriptor_weight, descriptor_hidden=descriptor_hidden, bf16=bf16, seed=seed,
     )
     if config is not None and not from_scratch:
         raise MolpeftError("--config sets the size of a new model: use it with --from-scratch")

@@ -26,6 +26,7 @@ def run(
 ) -> None:
     """Run the whole study for a profile; steps already done with the same inputs and parameters are skipped."""
     import json
+    import sys
     import time
     from pathlib import Path
 
@@ -61,12 +62,18 @@ def run(
         execute(plan, global_args, dry_run=True)
         return
     run_dir.mkdir(parents=True, exist_ok=True)
+    # run.json describes the study and stays byte-identical while the plan does (the report reads it, so a
+    # timestamp in it would make the report look out of date); each invocation appends to run_history.jsonl
+    run_json = json.dumps(description, indent=2) + "\n"
+    if not (run_dir / "run.json").exists() or (run_dir / "run.json").read_text() != run_json:
+        write_text_atomic(run_dir / "run.json", run_json)
     started, clock = now(), time.perf_counter()
-    write_text_atomic(run_dir / "run.json", json.dumps({**description, "started": started}, indent=2) + "\n")
     counts = execute(plan, global_args)
-    record = {**description, "started": started, "ended": now(), "seconds": time.perf_counter() - clock,
-              "steps_run": counts["run"], "steps_skipped": counts["skipped"]}
-    write_text_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
+    record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
+              "steps": len(plan.steps), "steps_run": counts["run"], "steps_skipped": counts["skipped"],
+              "argv": sys.argv}
+    with open(run_dir / "run_history.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
     info(f"done in {record['seconds']:.0f} s ({counts['run']} steps run, {counts['skipped']} up to date); "
          f"report: {run_dir / 'report' / 'report.html'}")
 

@@ -70,8 +70,11 @@ def execute(plan: StudyPlan, global_args: list[str], dry_run: bool = False) -> d
     for i, step in enumerate(plan.steps, 1):
         current = is_current(step)
         if dry_run:
+            from molpeft_cli.console import console
+
             mark = "skip" if current else "run "
-            info(f"[{i:>3}/{total}] {mark} {command_line(step, global_args)}")
+            console.print(f"[{i:>3}/{total}] {mark} {command_line(step, global_args)}", soft_wrap=True, markup=False,
+                          highlight=False)
             counts["skipped" if current else "run"] += 1
             continue
         if current:

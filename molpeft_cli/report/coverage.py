@@ -29,7 +29,7 @@ def missing_cells(data: RunData) -> list[str]:
     adapters = ordered(planned(data.run_info, "adapters", data.adapters()), ADAPTER_ORDER)
     selections = ordered(planned(data.run_info, "selections", data.selection_names()), SELECTION_ORDER)
     grid = [(MAIN_VARIANT, a, s) for a in adapters for s in selections]
-    if "full" in adapters and "none" in selections:  # `run` trains the direct comparison for full/none
+    if "full" in adapters and "none" in selections and expects_direct(data):
         grid.append((DIRECT_VARIANT, "full", "none"))
     present = set(data.metrics.select("variant", "adapter", "selection", "seed").iter_rows())
     lines = []
@@ -39,6 +39,14 @@ def missing_cells(data: RunData) -> list[str]:
             which = "all seeds" if len(lacking) == len(seeds) else "seed " + ", ".join(map(str, lacking))
             lines.append(f"{variant} {adapter} / {selection}: {which}")
     return lines
+
+
+def expects_direct(data: RunData) -> bool:
+    """`run` trains the direct comparison (full, none) from a pretrained model; a model from scratch has none."""
+    if (data.metrics["variant"] == DIRECT_VARIANT).any():
+        return True
+    model = str(data.run_info.get("model") or "")
+    return bool(model) and "scratch" not in model
 
 
 def cells_without_predictions(data: RunData) -> list[str]:

@@ -126,8 +126,9 @@ def finetune_regression(
         for batch in iter_batches(enc_train.input_ids, options.batch_size, pad_id, shuffle=True,
                                   seed=seed * 100_003 + epoch, labels=z_train):
             optimizer.zero_grad(set_to_none=True)
-            out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-            loss = nn.functional.mse_loss(out.logits.squeeze(-1), batch.labels)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+                out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            loss = nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
             if not torch.isfinite(loss):
                 raise MolpeftError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower --lr")
             loss.backward()

@@ -11,6 +11,8 @@ import pytest
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.report import ForestConfig, ReportOptions, build_report
 from molpeft_cli.report import baseline as baseline_module
+from molpeft_cli.report.collect import collect_run
+from molpeft_cli.report.coverage import missing_cells
 from tests.report.run_factory import CELL_MSE, make_run_dir
 
 FIGURES = {"mse_by_selection", "tradeoff", "parity", "finetuning_route", "selection_overlap", "influence_scores"}
@@ -159,3 +161,15 @@ def test_run_without_eval_files_is_a_user_error(tmp_path):
     with pytest.raises(MolpeftError, match="run directory not found"):
         build_report(tmp_path / "nowhere", tmp_path / "report")
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize(("model", "listed"), [("molformer-mini", True), ("(trained from scratch)", False)])
+def test_direct_cell_is_expected_only_from_a_pretrained_model(tmp_path, model, listed):
+    run = make_run_dir(tmp_path / "run", seeds=(0,))
+    for path in (run / "eval").glob("direct-*"):
+        path.unlink()
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "model": model}))
+    missing = missing_cells(collect_run(run))
+    assert ("direct full / none: all seeds" in missing) is listed
+    assert "two-stage lora / maxmin: all seeds" in missing

@@ -1,0 +1,70 @@
+"""The whole study on the tiny profile: every step runs once, a rerun skips everything, the Makefile matches."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from tests.conftest import assert_one_line_error, invoke
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    run_dir = tmp_path_factory.mktemp("run") / "tiny"
+    result = invoke(CliRunner(), ["run", "--profile", "tiny", "-o", str(run_dir), "--adapters", "full",
+                                  "--makefile", str(run_dir.parent / "study.mk")])
+    assert result.exit_code == 0, result.output
+    return run_dir, result
+
+
+def test_tiny_run_produces_every_cell_and_the_report(tiny_run):
+    run_dir, _ = tiny_run
+    metrics = pl.concat([pl.read_parquet(p) for p in sorted((run_dir / "eval").glob("*.metrics.parquet"))],
+                        how="diagonal_relaxed")
+    cells = set(zip(metrics["variant"], metrics["peft"], metrics["selection"], strict=True))
+    expected = {("two-stage", a, s) for a in ("full",)
+                for s in ("none", "all", "random", "mcdropout", "maxmin", "influence")}
+    assert cells == expected  # tiny trains from scratch: no pretrained model, so no direct variant
+    for strategy in ("random", "mcdropout", "maxmin", "influence"):
+        sel = pl.read_parquet(run_dir / "selections" / f"{strategy}-s0.parquet")
+        assert 0 < sel.height <= 12 and sel["rank"].to_list() == list(range(1, sel.height + 1))
+    scores = pl.read_parquet(run_dir / "scores" / "influence-s0.parquet")
+    assert scores.columns[:3] == ["mol_id", "score", "grad_norm"] and scores["score"].is_finite().all()
+    run_json = json.loads((run_dir / "run.json").read_text())
+    history = [json.loads(line) for line in (run_dir / "run_history.jsonl").read_text().splitlines()]
+    assert run_json["pool"]["kind"] == "carved" and history[0]["steps_run"] == run_json["steps"]
+    assert (run_dir / "report" / "report.html").exists() and (run_dir / "report" / "report.md").exists()
+
+
+def test_rerun_skips_every_step_and_dry_run_says_so(tiny_run, runner):
+    run_dir, _ = tiny_run
+    result = invoke(runner, ["run", "--profile", "tiny", "-o", str(run_dir), "--adapters", "full"])
+    assert result.exit_code == 0, result.output
+    last = json.loads((run_dir / "run_history.jsonl").read_text().splitlines()[-1])
+    assert last["steps_run"] == 0 and last["steps_skipped"] == last["steps"]
+    result = invoke(runner, ["run", "--profile", "tiny", "-o", str(run_dir), "--adapters", "full,bitfit",
+                             "--dry-run"])
+    assert result.exit_code == 0
+    planned = [line for line in result.stderr.splitlines() if "] run " in line]
+    assert planned and all("bitfit" in line or "report" in line for line in planned)
+
+
+def test_makefile_has_one_target_per_step(tiny_run):
+    run_dir, _ = tiny_run
+    lines = (run_dir.parent / "study.mk").read_text().splitlines()
+    recipes = [line for line in lines if line.startswith("\t$(MOLPEFT) ")]
+    steps = json.loads((run_dir / "run.json").read_text())["steps"]
+    assert len(recipes) == steps
+    assert sum(1 for line in lines if line.endswith("manifest.json:") or "manifest.json: " in line) == steps
+    assert any(" finetune " in r and "--peft full" in r for r in recipes)
+
+
+def test_run_bad_options(runner, tmp_path):
+    assert_one_line_error(invoke(runner, ["run", "--profile", "huge", "-o", str(tmp_path)]), "unknown --profile")
+    assert_one_line_error(invoke(runner, ["run", "--adapters", "full,prefix", "-o", str(tmp_path)]), "prefix")
+    assert_one_line_error(invoke(runner, ["run", "--pool", str(tmp_path / "none.csv"), "-o", str(tmp_path)]),
+                          "pool file not found")
