@@ -1,13 +1,14 @@
-# molpeft: `make demo` runs the main job offline on the bundled defaults; `make test` runs the test suite.
-# Both build .venv first (idempotent) with the CPU build of PyTorch.
+# molpeft: `make demo` runs the main job (the quick study) offline on the bundled defaults; `make test` runs the
+# tests. Both build .venv first (idempotent) with the CPU build of PyTorch.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-OUT ?= artifacts/demo
-POOL ?= ../shared/data/external_task2.csv
+OUT ?= artifacts/quick
+PROFILE ?= quick
+POOL ?=
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test browser lint clean
 
 venv: $(VENV)/.installed
 
@@ -19,17 +20,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/molpeft data lipophilicity -o $(OUT)/molecules.parquet --rejects $(OUT)/rejects.parquet
-	$(BIN)/molpeft split $(OUT)/molecules.parquet --strategy scaffold -o $(OUT)/split.parquet \
-		--summary $(OUT)/split_summary.json
-	@if [ -f "$(POOL)" ]; then \
-		$(BIN)/molpeft audit $(OUT)/split.parquet "$(POOL)" -o $(OUT)/audit.parquet --summary $(OUT)/audit.json; \
-	else \
-		echo "skipping the leakage audit: no pool file at $(POOL) (set POOL=path/to/pool.csv)" >&2; \
-	fi
-	@echo "demo outputs are in $(OUT)/ (split_summary.json, audit.json)" >&2
+	$(BIN)/molpeft run --profile $(PROFILE) -o $(OUT) $(if $(POOL),--pool $(POOL))
+	@echo "report: $(OUT)/report/report.html (and report.md)" >&2
 
-test: venv
+# The report-rendering test needs headless Chromium; CI (CI=true, root) installs Debian's package, elsewhere the
+# test skips with a message when chromium is absent.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$${CI:-}" = "true" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: venv browser
 	$(BIN)/python -m pytest -q
 
 lint: venv

@@ -20,8 +20,8 @@ def influence(
     solver: Annotated[str, typer.Option(help="lissa, cg or exact (dense; small scopes only).")] = "lissa",
     depth: Annotated[int, typer.Option(help="LiSSA iterations (one training minibatch each).")] = 200,
     damping: Annotated[float, typer.Option(help="Damping added to the Hessian.")] = 0.01,
-    step: Annotated[float, typer.Option(help="LiSSA step (the seed's scale): needs step*(lambda_max+damping)<2.")]
-    = 0.04,
+    step: Annotated[str, typer.Option(help="LiSSA step (the seed's scale; needs step*(lambda_max+damping)<2), or "
+                                      "'auto': 1/(estimated lambda_max + damping).")] = "0.04",
     repeats: Annotated[int, typer.Option(help="Independent LiSSA runs averaged.")] = 1,
     hvp: Annotated[str, typer.Option(help="double-backward or forward-over-reverse.")] = "double-backward",
     batch_size: Annotated[int, typer.Option(help="Molecules per minibatch.")] = 32,
@@ -41,7 +41,11 @@ def influence(
         raise MolpeftError(f"--target must be valid or test, got {target!r}")
     seed = resolve_seed(seed)
     try:
-        config = SolverConfig(solver=solver, damping=damping, step=step, depth=depth, repeats=repeats, hvp=hvp)
+        step_value = None if step == "auto" else float(step)
+    except ValueError:
+        raise MolpeftError(f"--step must be a number or 'auto', got {step!r}") from None
+    try:
+        config = SolverConfig(solver=solver, damping=damping, step=step_value, depth=depth, repeats=repeats, hvp=hvp)
     except (TypeError, ValueError) as exc:
         raise MolpeftError(str(exc)) from None
     recorder = Recorder("influence", dict(target=target, params=params, solver=solver, depth=depth, damping=damping,

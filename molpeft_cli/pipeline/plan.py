@@ -101,7 +101,8 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
                 _cell_steps(plan, "two-stage", adapter, selection, seed, str(mlm), "mlm", split)
         if "full" in adapters and "none" in selections and model:
             _cell_steps(plan, "direct", "full", "none", seed, model, None, split)
-    plan.add(Step("report", ["report", str(d), "-o", str(d / "report")], d / "report", directory=True,
+    plan.add(Step("report", ["report", str(d), "-o", str(d / "report"), *profile.report_args], d / "report",
+                  directory=True,
                   deps=[s.name for s in plan.steps if s.name.startswith("eval:")]))
     return plan
 

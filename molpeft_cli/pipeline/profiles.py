@@ -23,6 +23,7 @@ class Profile:
     influence_args: tuple[str, ...] = ()
     sample: int | None = None  # subsample the dataset (tiny profile)
     split_compare: bool = True
+    report_args: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
 
@@ -38,7 +39,7 @@ PROFILES: dict[str, Profile] = {
         k=12,
         pool_size=40,
         passes=5,
-        influence_args=("--params", "head", "--depth", "50", "--step", "0.01", "--damping", "0.1"),
+        influence_args=("--params", "head", "--depth", "50", "--step", "auto", "--damping", "0.1"),
         sample=240,
         split_compare=False,
     ),
@@ -46,20 +47,21 @@ PROFILES: dict[str, Profile] = {
         name="quick",
         description="bundled molformer-mini, all 24 cells, one seed: the whole study in about 30 minutes on 2 cores",
         model="molformer-mini",
-        mlm_args=("--epochs", "1", "--batch-size", "64"),
-        finetune_args=("--max-epochs", "3", "--patience", "1"),
+        mlm_args=("--epochs", "1", "--batch-size", "64", "--bf16"),
+        finetune_args=("--max-epochs", "3", "--patience", "1", "--bf16"),
         seeds=(0,),
         passes=30,
-        influence_args=("--params", "head"),
+        influence_args=("--params", "head", "--step", "auto"),
+        report_args=("--rf-trees", "100"),
     ),
     "full": Profile(
         name="full",
         description="bundled molformer-mini, 3 seeds and longer training, so the statistics mean something",
         model="molformer-mini",
-        mlm_args=("--epochs", "5"),
-        finetune_args=("--max-epochs", "20", "--patience", "3"),
+        mlm_args=("--epochs", "5", "--bf16"),
+        finetune_args=("--max-epochs", "20", "--patience", "3", "--bf16"),
         seeds=(0, 1, 2),
-        influence_args=("--params", "trainable"),
+        influence_args=("--params", "last-1", "--step", "auto"),
     ),
     "paper": Profile(
         name="paper",
@@ -68,6 +70,6 @@ PROFILES: dict[str, Profile] = {
         mlm_args=("--epochs", "10"),
         finetune_args=("--max-epochs", "50", "--patience", "5"),
         seeds=(0, 1, 2),
-        influence_args=("--params", "last-2"),
+        influence_args=("--params", "last-2", "--step", "auto"),
     ),
 }

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-from molpeft_cli.console import detail, warn
+from molpeft_cli.console import detail, info, warn
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.influence.batches import Batch
 from molpeft_cli.influence.hvp import dense_hessian, full_batch_hvp, minibatch_hvp
@@ -14,7 +14,7 @@ from molpeft_cli.influence.objective import FlatObjective
 from molpeft_cli.influence.solvers.cg import cg_ihvp
 from molpeft_cli.influence.solvers.config import SOLVERS, SolverConfig
 from molpeft_cli.influence.solvers.exact import exact_ihvp
-from molpeft_cli.influence.solvers.lissa import lissa_ihvp
+from molpeft_cli.influence.solvers.lissa import auto_step, lissa_ihvp
 from molpeft_cli.influence.solvers.result import IHVPResult
 
 __all__ = ["SOLVERS", "IHVPResult", "SolverConfig", "cg_ihvp", "exact_ihvp", "lissa_ihvp", "solve_ihvp"]
@@ -25,12 +25,17 @@ def solve_ihvp(
 ) -> IHVPResult:
     """(H + damping*I)^-1 v for H the Hessian of the mean training loss, with the solver `config` names."""
     if config.solver == "lissa":
+        step = config.step
+        if step is None:
+            step, lam = auto_step(minibatch_hvp(objective, train_batches, config.hvp), objective.n_params,
+                                  config.damping, dtype=v.dtype)
+            info(f"lissa: estimated largest Hessian eigenvalue {lam:.3g}; step {step:.3g}")
         result = lissa_ihvp(
             minibatch_hvp(objective, train_batches, config.hvp),
             v,
             depth=config.depth,
             damping=config.damping,
-            step=config.step,
+            step=step,
             repeats=config.repeats,
             tol=config.lissa_tol,
             growth_limit=config.growth_limit,

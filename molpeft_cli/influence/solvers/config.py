@@ -18,10 +18,11 @@ class SolverConfig:
     damping: float = field(
         default=0.01, metadata={"help": "added to the Hessian: solves (H + damping*I) x = v"}
     )
-    step: float = field(
+    step: float | None = field(
         default=0.04,
         metadata={
-            "help": "lissa step (the seed's 'scale'); stable only if step*(eigenvalues of H + damping) < 2"
+            "help": "lissa step (the seed's 'scale'); stable only if step*(eigenvalues of H + damping) < 2; "
+            "None = auto: 1 / (estimated largest eigenvalue + damping)"
         },
     )
     depth: int = field(
@@ -52,6 +53,8 @@ class SolverConfig:
         if self.damping < 0:
             raise MolpeftError(f"damping must be >= 0, got {self.damping}")
         for name in ("step", "lissa_tol", "growth_limit", "cg_tol"):
+            if name == "step" and self.step is None:
+                continue
             if not getattr(self, name) > 0:
                 raise MolpeftError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("depth", "repeats", "cg_max_iter", "exact_max_params"):

@@ -81,6 +81,30 @@ def _raise_divergence(t: int, depth: int, norm: float, v_norm: float, step: floa
     what = "became NaN/inf" if not math.isfinite(norm) else f"grew to {norm / v_norm:.3g} x |v|"
     raise MolpeftError(
         f"LiSSA diverged at iteration {t}/{depth}: the estimate {what}; step*(H + damping*I) has eigenvalues "
-        f"outside (0, 2) on some training minibatch. Use a smaller --step (now {step:g}) or a larger "
+        f"outside (0, 2) on some training minibatch. Use --step auto, a smaller --step (now {step:g}), or a larger "
         f"--damping (now {damping:g}), or --solver cg / exact"
     )
+
+
+def largest_eigenvalue(hvp, n_params: int, iterations: int = 20, seed: int = 0, dtype=None) -> float:
+    """Power iteration with minibatch HVPs; the largest Rayleigh quotient seen (minibatch Hessians vary, so the
+    maximum over iterations bounds the curvature LiSSA meets better than the last value)."""
+    generator = torch.Generator().manual_seed(seed)
+    v = torch.randn(n_params, generator=generator, dtype=dtype or torch.float32)
+    v = v / v.norm()
+    largest = 0.0
+    for _ in range(iterations):
+        w = hvp(v.to(dtype) if dtype else v)
+        largest = max(largest, float(v @ w))
+        norm = w.norm()
+        if not torch.isfinite(norm) or norm == 0:
+            break
+        v = w / norm
+    return largest
+
+
+def auto_step(hvp, n_params: int, damping: float, dtype=None) -> tuple[float, float]:
+    """(step, lambda_max estimate): step = 1 / (lambda_max + damping), so step*(H + damping) stays below 2 even if
+    a minibatch's curvature is twice the estimate."""
+    lam = largest_eigenvalue(hvp, n_params, dtype=dtype)
+    return 1.0 / (max(lam, 0.0) + damping), lam
