@@ -111,7 +111,8 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
         save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta)
         write_table(result.log, tmp / "training_log.parquet")
         recorder.write(tmp, extra={"result": {k: meta[k] for k in ("trainable_params", "total_params",
-                                                                   "best_epoch", "best_valid_mse", "selection")}},
+                                                                   "best_epoch", "best_valid_mse", "selection",
+                                                                   "truncated")}},
                        directory=True)
     info(f"wrote {output}")
     return Path(output)

@@ -69,12 +69,22 @@ class FinetuneResult:
     truncated: list[str]
 
 
-def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Sequence[str] | None = None):
+def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Sequence[str] | None = None,
+           what: str = "input"):
+    """Token ids for a set of molecules; molecules with tokens outside the vocabulary are reported (<unk>)."""
+    from molpeft_cli.console import warn
     from molpeft_cli.model import encode_smiles
 
     if isinstance(data, LabelledSet):
-        return encode_smiles(tokenizer, data.smiles, truncate=truncate, ids=data.ids)
-    return encode_smiles(tokenizer, list(data), truncate=truncate, ids=ids)
+        encoded = encode_smiles(tokenizer, data.smiles, truncate=truncate, ids=data.ids)
+    else:
+        encoded = encode_smiles(tokenizer, list(data), truncate=truncate, ids=ids)
+    summary = encoded.summary()
+    if summary["unknown_tokens"]:
+        tokens = ", ".join(f"{t} x{n}" for t, n in list(summary["unknown_token_counts"].items())[:5])
+        warn(f"{summary['molecules_with_unknown_tokens']} {what} molecules contain tokens outside the model's "
+             f"vocabulary (read as <unk>): {tokens}")
+    return encoded
 
 
 @torch.no_grad()
@@ -107,8 +117,8 @@ def finetune_regression(
         raise MolpeftError("the validation split is empty; early stopping needs it")
     torch.manual_seed(seed)
     scaler = LabelScaler.fit(train.labels)
-    enc_train = encode(tokenizer, train, options.truncate)
-    enc_valid = encode(tokenizer, valid, options.truncate)
+    enc_train = encode(tokenizer, train, options.truncate, what="training")
+    enc_valid = encode(tokenizer, valid, options.truncate, what="validation")
     truncated = [train.ids[i] for i in enc_train.truncated] + [valid.ids[i] for i in enc_valid.truncated]
     pad_id = tokenizer.pad_token_id
     z_train = scaler.transform(train.labels)
