@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class Settings:
     seed: int = 0
     threads: int | None = None
+    device: str = "auto"
 
 
 settings = Settings()
@@ -33,3 +34,16 @@ def apply_threads(threads: int | None) -> None:
 def resolve_seed(seed: int | None) -> int:
     """A command's own --seed wins over the global one."""
     return settings.seed if seed is None else seed
+
+
+def resolve_device() -> str:
+    """The torch device for training and inference: --device, where `auto` takes CUDA when it is available."""
+    import torch
+
+    if settings.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if settings.device.startswith("cuda") and not torch.cuda.is_available():
+        from molpeft_cli.errors import MolpeftError
+
+        raise MolpeftError(f"--device {settings.device}: CUDA is not available here; use --device cpu")
+    return settings.device

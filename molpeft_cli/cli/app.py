@@ -59,11 +59,13 @@ def main_options(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail (repeatable).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch/BLAS.")] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, or cuda[:N].")] = "auto",
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     settings.seed = seed
+    settings.device = device
     set_verbosity(-1 if quiet else verbose)
     apply_threads(threads)
 

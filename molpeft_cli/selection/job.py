@@ -45,9 +45,11 @@ def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batc
         batches.append({"input_ids": ids, "attention_mask": mask})
     mean, std = ft.label_mean, ft.label_std
 
+    device = next(ft.model.parameters()).device
+
     def predict(model, batch):
-        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(-1) \
-            * std + mean
+        out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+        return out.logits.squeeze(-1).cpu() * std + mean
 
     return SelectionContext(model=ft.model, predict=predict, batches=batches)
 

@@ -103,12 +103,14 @@ def load_finetuned(directory: str | os.PathLike) -> FinetunedModel:
 
         model = MolformerForRegression(read_config(directory))
         model = adapter.restore(model, directory)
-        return FinetunedModel(model.eval(), load_tokenizer(directory), meta)
-    base_dir = _find_base(meta["base_model"], directory)
-    overrides = config_overrides(meta["options"])
-    loaded = _quiet_load(load_pretrained, base_dir, overrides)
-    model = adapter.restore(loaded.model, directory)
-    return FinetunedModel(model.eval(), load_tokenizer(directory), meta)
+    else:
+        base_dir = _find_base(meta["base_model"], directory)
+        overrides = config_overrides(meta["options"])
+        loaded = _quiet_load(load_pretrained, base_dir, overrides)
+        model = adapter.restore(loaded.model, directory)
+    from molpeft_cli.settings import resolve_device
+
+    return FinetunedModel(model.to(resolve_device()).eval(), load_tokenizer(directory), meta)
 
 
 def _quiet_load(load_pretrained, base_dir, overrides):

@@ -91,11 +91,13 @@ def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Se
 def predict_encoded(model: nn.Module, input_ids: list[list[int]], pad_id: int, batch_size: int = 128) -> np.ndarray:
     """Standardised-scale predictions in input order; eval mode, length-sorted batches (deterministic)."""
     model.eval()
+    device = next(model.parameters()).device
     indices, outputs = [], []
     for batch in iter_batches(input_ids, batch_size, pad_id, shuffle=False):
+        batch = batch.to(device)
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
         indices.append(batch.indices)
-        outputs.append(out.logits.squeeze(-1).double())
+        outputs.append(out.logits.squeeze(-1).double().cpu())
     if not outputs:
         return np.zeros(0)
     return restore_order(indices, outputs).numpy()
@@ -115,7 +117,11 @@ def finetune_regression(
         raise MolpeftError("the training set is empty")
     if len(valid.ids) == 0:
         raise MolpeftError("the validation split is empty; early stopping needs it")
+    from molpeft_cli.settings import resolve_device
+
     torch.manual_seed(seed)
+    device = torch.device(resolve_device())
+    model.to(device)
     scaler = LabelScaler.fit(train.labels)
     enc_train = encode(tokenizer, train, options.truncate, what="training")
     enc_valid = encode(tokenizer, valid, options.truncate, what="validation")
@@ -135,8 +141,9 @@ def finetune_regression(
         total, count = 0.0, 0
         for batch in iter_batches(enc_train.input_ids, options.batch_size, pad_id, shuffle=True,
                                   seed=seed * 100_003 + epoch, labels=z_train):
+            batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
                 out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
             loss = nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
             if not torch.isfinite(loss):
@@ -163,7 +170,7 @@ def finetune_regression(
         if since_best >= options.patience:
             break
     model.load_state_dict(best_state)
-    model.eval()
+    model.to("cpu").eval()  # checkpoints are written from CPU tensors
     log = pl.DataFrame(rows, schema={"epoch": pl.Int64, "train_loss": pl.Float64, "valid_mse": pl.Float64,
                                      "valid_mae": pl.Float64, "seconds": pl.Float64})
     return FinetuneResult(model, log, best_epoch, best_mse, time.perf_counter() - started, scaler, truncated)
