@@ -59,3 +59,28 @@ def assert_one_line_error(result, contains: str | None = None) -> None:
     assert len(lines) == 1, result.stderr
     if contains:
         assert contains in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A tiny MoLFormer MLM checkpoint with a vocabulary covering Lipophilicity (random weights, seeded)."""
+    import json
+
+    import polars as pl
+    import torch
+
+    import molpeft_cli.model as M
+    from molpeft_cli.data.registry import resolve_source
+    from molpeft_cli.model.loading import save_checkpoint
+
+    smiles = pl.read_csv(resolve_source("lipophilicity").path)["smiles"].to_list()
+    directory = tmp_path_factory.mktemp("base")
+    vocab_path = directory / "vocab_src.json"
+    vocab_path.write_text(json.dumps(M.build_vocab(smiles)))
+    tokenizer = M.MolformerTokenizer(vocab_file=str(vocab_path), model_max_length=256)
+    config = M.named_config("tiny", vocab_size=len(tokenizer.vocab), max_position_embeddings=256)
+    torch.manual_seed(0)
+    model = M.MolformerForMaskedLM(config)
+    out = directory / "tiny-base"
+    save_checkpoint(model, tokenizer, out)
+    return out

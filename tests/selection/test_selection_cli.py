@@ -43,10 +43,10 @@ def test_select_excludes_leaking_molecules(runner, split_and_pool, strategy):
     assert set(chosen["strategy"].to_list()) == {strategy}
 
 
-def test_influence_and_mcdropout_from_a_checkpoint(runner, split_and_pool, tiny_base_for_selection):
+def test_influence_and_mcdropout_from_a_checkpoint(runner, split_and_pool, tiny_base):
     d, leaking = split_and_pool
     ckpt = d / "ck"
-    result = invoke(runner, ["finetune", str(d / "split.parquet"), "--model", str(tiny_base_for_selection),
+    result = invoke(runner, ["finetune", str(d / "split.parquet"), "--model", str(tiny_base),
                              "--max-epochs", "1", "-o", str(ckpt)])
     assert result.exit_code == 0, result.output
     scores = d / "scores.parquet"
