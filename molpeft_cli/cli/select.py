@@ -26,6 +26,8 @@ def select(
     passes: Annotated[int, typer.Option(help="mcdropout: stochastic forward passes.")] = 100,
     scores: Annotated[str | None, typer.Option(help="influence: scores table from `molpeft influence`.")] = None,
     truncate: Annotated[bool, typer.Option(help="mcdropout: cut over-long molecules instead of failing.")] = True,
+    bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="mcdropout: forward passes under bfloat16 autocast "
+                                       "(several times faster on CPU).")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the global --seed).")] = None,
 ) -> None:
     """Choose -k pool molecules by a strategy, after excluding pool molecules that leak into valid/test."""
@@ -40,7 +42,7 @@ def select(
     seed = resolve_seed(seed)
     splits = tuple(s.strip() for s in exclude_splits.split(",") if s.strip())
     params = dict(strategy=strategy, k=k, threshold=threshold, exclude_splits=list(splits), passes=passes,
-                  truncate=truncate)
+                  truncate=truncate, bf16=bf16)
     recorder = Recorder("select", params, seed, {"pool": pool, "exclude": exclude, "train": train,
                                                  "model": model, "scores": scores})
     pool_table = load_molecules(pool, "pool", unlabeled=True)
@@ -49,7 +51,7 @@ def select(
     score_table = read_table(scores) if scores else None
     options = dict(k=k, threshold=threshold, seed=seed, passes=passes)
     chosen, record = run_selection(pool_table, strategy, options, split_table, splits, train_table, model,
-                                   score_table, truncate)
+                                   score_table, truncate, bf16=bf16)
     write_table(chosen, output)
     recorder.write(output, extra={"selection": record})
 

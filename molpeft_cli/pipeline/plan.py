@@ -126,7 +126,7 @@ def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> Non
         if strategy == "maxmin":
             argv += ["--train", str(split)]
         if strategy == "mcdropout":
-            argv += ["--model", str(base_ckpt), "--passes", str(p.passes)]
+            argv += ["--model", str(base_ckpt), "--passes", str(p.passes), *p.select_args]
             deps.append(f"finetune:{base_cell}")
         if strategy == "influence":
             scores = d / "scores" / f"influence-s{seed}.parquet"

@@ -20,6 +20,7 @@ class Profile:
     k: int = 185
     pool_size: int = 300
     passes: int = 100
+    select_args: tuple[str, ...] = ()  # extra flags for `select --strategy mcdropout`
     influence_args: tuple[str, ...] = ()
     sample: int | None = None  # subsample the dataset (tiny profile)
     split_compare: bool = True
@@ -50,7 +51,8 @@ PROFILES: dict[str, Profile] = {
         mlm_args=("--epochs", "1", "--batch-size", "64", "--bf16"),
         finetune_args=("--max-epochs", "3", "--patience", "1", "--bf16"),
         seeds=(0,),
-        passes=30,
+        passes=20,
+        select_args=("--bf16",),
         influence_args=("--params", "head", "--step", "auto"),
         report_args=("--rf-trees", "100"),
     ),

@@ -30,8 +30,10 @@ def guard_pool(pool: pl.DataFrame, split: pl.DataFrame | None, splits: tuple[str
         "same_inchikey": summary.same_inchikey, "same_skeleton": summary.same_skeleton}
 
 
-def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batch_size: int = 64):
-    """Model, predict function and ordered pool batches for MC dropout, in original label units."""
+def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batch_size: int = 64,
+                       bf16: bool = False):
+    """Model, predict function and ordered pool batches for MC dropout, in original label units. The pool
+    should be sorted by length (see `length_sorted`) so that batches in pool order carry little padding."""
     from molpeft_cli.selection.base import SelectionContext
     from molpeft_cli.training.batching import collate
     from molpeft_cli.training.checkpoint import load_finetuned
@@ -47,16 +49,25 @@ def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batc
 
     device = next(ft.model.parameters()).device
 
+    import torch
+
     def predict(model, batch):
-        out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
-        return out.logits.squeeze(-1).cpu() * std + mean
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+        return out.logits.squeeze(-1).float().cpu() * std + mean
 
     return SelectionContext(model=ft.model, predict=predict, batches=batches)
 
 
+def length_sorted(pool: pl.DataFrame) -> pl.DataFrame:
+    """Pool rows ordered by SMILES length (then mol_id): a deterministic order that batches with little padding."""
+    return pool.with_columns(pl.col("smiles_canonical").str.len_chars().alias("_len")).sort(
+        ["_len", "mol_id"]).drop("_len")
+
+
 def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.DataFrame | None,
                   excluded_splits: tuple[str, ...], train: pl.DataFrame | None, model: str | None,
-                  scores: pl.DataFrame | None, truncate: bool) -> tuple[pl.DataFrame, dict]:
+                  scores: pl.DataFrame | None, truncate: bool, bf16: bool = False) -> tuple[pl.DataFrame, dict]:
     """`split` is guarded against (its excluded splits); `train`'s train split steers maxmin away from it."""
     from dataclasses import fields
 
@@ -79,7 +90,8 @@ def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.Da
     elif strategy == "mcdropout":
         if model is None:
             raise MolpeftError("--strategy mcdropout needs --model (a fine-tuned checkpoint)")
-        context = mc_dropout_context(model, kept, truncate)
+        kept = length_sorted(kept)
+        context = mc_dropout_context(model, kept, truncate, bf16=bf16)
     elif strategy == "influence":
         if scores is None:
             raise MolpeftError("--strategy influence needs --scores (the table from `molpeft influence`)")
