@@ -62,7 +62,8 @@ It is the default `--model` of `molpeft`, so everything runs offline.
 | held-out masked-token accuracy | {last['heldout_accuracy']:.3f} (held-out MLM loss {last['heldout_mlm_loss']:.3f}, descriptor MSE {last['heldout_descriptor_loss']:.3f}) at step {steps:,} |
 | stopped | {state.get('stop_reason') or 'at the session time budget (resumable with the same command)'} |
 
-`training_log.parquet` has the held-out evaluation every 500 steps.
+`training_log.parquet` has the held-out evaluation every 500 steps. `bench/pretraining_gain.sh` measures what the
+model is worth downstream (full fine-tuning vs random initialisation, 3 seeds); its figures belong here too.
 
 ## Reproduce
 ```bash
