@@ -84,3 +84,15 @@ def tiny_base(tmp_path_factory):
     out = directory / "tiny-base"
     save_checkpoint(model, tokenizer, out)
     return out
+
+
+@pytest.fixture
+def single_thread():
+    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads make them crawl. Folders of
+    small-model tests make this autouse in their own conftest."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

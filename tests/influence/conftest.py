@@ -9,12 +9,9 @@ from torch import nn
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    # tiny ops: thread hand-offs cost more than they save, and the test machine is shared
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(single_thread):
+    """Every test here runs single-threaded (the shared fixture in tests/conftest.py)."""
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

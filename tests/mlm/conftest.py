@@ -6,18 +6,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import torch
 
 LIPO_CSV = Path(__file__).resolve().parents[2] / "molpeft_cli" / "assets" / "lipophilicity.csv"
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads make them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(single_thread):
+    """Every test here runs single-threaded (the shared fixture in tests/conftest.py)."""
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

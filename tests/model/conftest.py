@@ -17,12 +17,9 @@ SMALL_CORPUS = ["CCO", "c1ccccc1Cl", "CC(=O)N[C@@H](C)Br", "O=C(O)c1ccncc1", "C#
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads make them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(single_thread):
+    """Every test here runs single-threaded (the shared fixture in tests/conftest.py)."""
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
