@@ -90,7 +90,7 @@ def mlm(
     import torch
 
     from molpeft_cli.training.mlm import MLMTrainer, prepare_mlm_data
-    from molpeft_cli.training.mlm_state import has_saved_run, load_saved_model, read_run
+    from molpeft_cli.training.mlm_state import has_saved_run, load_saved_model, read_run, resume_dir
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -131,7 +131,7 @@ def mlm(
              "data": data.summary}
     if saved is None:
         extra["vocabulary"] = vocab_report
-    recorder.write(out_dir, extra=extra, directory=True)
+    recorder.write(out_dir if state.finished else resume_dir(out_dir), extra=extra, directory=True)
 
 
 def _build_model(name: str, from_scratch: bool, size: str | None, smiles: list[str], vocab_extra: list[str],

@@ -1,16 +1,28 @@
 """Atomic writes: build the output under a temporary name in the same folder, then rename it into place.
 
-An interrupted command therefore never leaves a partial file (or directory) under the final name.
+An interrupted command therefore never leaves a partial file (or directory) under the final name. Temporaries are
+named `.NAME.~PID.XXXXXXXX.tmp` (and `.old` for a replaced directory on its way out), so a later run can tell its
+own leftovers from a process that was killed (see `clean_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+# `.NAME.~PID.RANDOM.tmp|old` (this version) and `.NAME.RANDOM.tmp|old` (before the pid was recorded)
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:~(?P<pid>\d+)\.)?[A-Za-z0-9_]{8}\.(?P<kind>tmp|old)$")
+LEGACY_STALE_AFTER_S = 3600.0
+
+
+def _prefix(final: Path) -> str:
+    return f".{final.name}.~{os.getpid()}."
 
 
 @contextlib.contextmanager
@@ -18,7 +30,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside `final`; on success it replaces `final`, on error it is removed."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(final), suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -32,17 +44,23 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside `final`; on success it replaces `final` (an old one is removed)."""
+    """Yield a temporary directory beside `final`; on success it replaces `final`. An old `final` is first
+    renamed aside (one rename, so there is never a moment with neither) and removed only once the new one is in
+    place."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(final), suffix=".tmp", dir=final.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+            old = Path(tempfile.mkdtemp(prefix=_prefix(final), suffix=".old", dir=final.parent))
             os.replace(final, old / "previous")
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old / "previous", final)  # put the old output back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
@@ -58,6 +76,59 @@ def write_bytes_atomic(final: str | os.PathLike, data: bytes) -> None:
 
 def write_text_atomic(final: str | os.PathLike, text: str) -> None:
     write_bytes_atomic(final, text.encode("utf-8"))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def stale_temporaries(final: str | os.PathLike) -> list[Path]:
+    """Our own temporaries beside `final` whose writer is gone: its pid no longer runs, or (for names from
+    before pids were recorded) it is older than an hour."""
+    final = Path(final)
+    folder = final.parent
+    if not folder.is_dir():
+        return []
+    stale = []
+    for entry in folder.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or match["name"] != final.name:
+            continue
+        if match["pid"] is not None:
+            if _pid_alive(int(match["pid"])):
+                continue
+        else:
+            try:
+                age = time.time() - entry.lstat().st_mtime
+            except OSError:
+                continue
+            if age < LEGACY_STALE_AFTER_S:
+                continue
+        stale.append(entry)
+    return sorted(stale)
+
+
+def clean_stale_temporaries(final: str | os.PathLike) -> list[Path]:
+    """Remove the stale temporaries `stale_temporaries` finds; return what was removed."""
+    removed = []
+    for entry in stale_temporaries(final):
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue
+        removed.append(entry)
+    return removed
 
 
 def _umask() -> int:

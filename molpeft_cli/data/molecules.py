@@ -17,10 +17,12 @@ from molpeft_cli.errors import MolpeftError
 MOLECULE_COLUMNS = ["mol_id", "smiles", "smiles_canonical", "inchikey", "label", "source"]
 REJECT_COLUMNS = ["row", "mol_id", "smiles", "label", "reason"]
 from molpeft_cli.choices import DEDUPE_MODES  # noqa: E402,F401 (re-exported)
+from molpeft_cli.data.validate import SPLIT_VALUES  # noqa: E402
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smiles_canonical", "smi", "mol", "molecule", "structure")
 LABEL_NAMES = ("label", "exp", "y", "target", "value", "logd", "logp", "lipophilicity", "activity")
 ID_NAMES = ("mol_id", "id", "cmpd_chemblid", "chembl_id", "compound_id", "molecule_id", "name")
+SPLIT_NAME = "split"  # a raw table's split column (e.g. a plain smiles,label,split CSV) is carried through
 
 
 @dataclass
@@ -96,15 +98,20 @@ def build_molecule_table(
             f"or --unlabeled for a pool without labels. Columns: {', '.join(raw.columns)}"
         )
     id_name = detect_column(raw, id_col, ID_NAMES, "id")
+    split_name = detect_column(raw, None, (SPLIT_NAME,), "split")
+    split_values = raw[split_name].cast(pl.String).to_list() if split_name else [None] * raw.height
 
     rows, rejects = [], []
     smiles_values = raw[smiles_name].cast(pl.String).to_list()
     label_values = raw[label_name].to_list() if label_name else [None] * raw.height
     id_values = raw[id_name].cast(pl.String).to_list() if id_name else [None] * raw.height
-    for i, (smi, lab, mid) in enumerate(zip(smiles_values, label_values, id_values, strict=True)):
+    for i, (smi, lab, mid, part) in enumerate(zip(smiles_values, label_values, id_values, split_values,
+                                                  strict=True)):
         row_number = i + 1
         parsed = parse_smiles(smi)
         reason = parsed.reason
+        if reason is None and split_name is not None and (part or "").strip() not in SPLIT_VALUES:
+            reason = f"unknown split {str(part)[:20]!r} (not {', '.join(SPLIT_VALUES)})"
         label = None
         if reason is None and label_name is not None:
             label, label_reason = _parse_label(lab)
@@ -121,10 +128,14 @@ def build_molecule_table(
             "inchikey": parsed.inchikey,
             "label": label,
             "source": source,
+            **({SPLIT_NAME: part.strip()} if split_name else {}),
         })
     rejects_df = pl.DataFrame(rejects, schema=dict.fromkeys(REJECT_COLUMNS, pl.String) | {"row": pl.Int64})
-    schema = dict.fromkeys(MOLECULE_COLUMNS, pl.String) | {"label": pl.Float64}
+    carried = [SPLIT_NAME] if split_name else []
+    schema = dict.fromkeys(MOLECULE_COLUMNS + carried, pl.String) | {"label": pl.Float64}
     molecules = pl.DataFrame(rows, schema=schema)
+    if split_name:
+        _refuse_cross_split_duplicates(molecules)
     molecules, duplicates = _dedupe(molecules, dedupe)
     repeated = molecules.filter(pl.col("mol_id").is_duplicated())["mol_id"].unique().to_list()
     if repeated:
@@ -132,7 +143,20 @@ def build_molecule_table(
             f"id column {id_name!r} repeats ids for different compounds: {', '.join(map(str, repeated[:5]))}"
         )
     columns = {"smiles": smiles_name, "label": label_name, "id": id_name}
+    if split_name:
+        columns["split"] = split_name
     return BuildResult(molecules, rejects_df, duplicates, columns)
+
+
+def _refuse_cross_split_duplicates(molecules: pl.DataFrame) -> None:
+    """One compound in two splits would leak between them; merging the copies would hide that."""
+    crossing = molecules.group_by("inchikey").agg(pl.col(SPLIT_NAME).n_unique().alias("n"),
+                                                  pl.col("mol_id"), pl.col(SPLIT_NAME)).filter(pl.col("n") > 1)
+    if crossing.height:
+        first = crossing.sort("inchikey").row(0, named=True)
+        shown = ", ".join(f"{m} ({s})" for m, s in zip(first["mol_id"], first[SPLIT_NAME], strict=True))
+        raise MolpeftError(f"{crossing.height} compounds occur in more than one split (same InChIKey), e.g. "
+                           f"{shown}; a compound must sit in one split")
 
 
 def _dedupe(molecules: pl.DataFrame, mode: str) -> tuple[pl.DataFrame, DuplicateReport]:
@@ -163,13 +187,12 @@ def _dedupe(molecules: pl.DataFrame, mode: str) -> tuple[pl.DataFrame, Duplicate
         means = molecules.group_by("inchikey").agg(pl.col("label").mean().alias("_mean"))
         molecules = molecules.join(means, on="inchikey").with_columns(pl.col("_mean").alias("label"))
     kept = molecules.sort("_order").unique(subset="inchikey", keep="first", maintain_order=True)
-    return kept.select(MOLECULE_COLUMNS), report
+    return kept.select([c for c in molecules.columns if c not in ("_order", "_mean")]), report
 
 
-def validate_molecule_table(df: pl.DataFrame, what: str = "molecule table") -> pl.DataFrame:
-    from molpeft_cli.data.tables import require_columns
+def validate_molecule_table(df: pl.DataFrame, what: str = "molecule table", labels_required: bool = False
+                            ) -> pl.DataFrame:
+    """A contract table checked row by row (see `molpeft_cli.data.validate`); TableError names bad rows."""
+    from molpeft_cli.data.validate import validate_table
 
-    require_columns(df, ["mol_id", "smiles_canonical", "inchikey", "label"], what)
-    if df.height == 0:
-        raise MolpeftError(f"{what} has no rows")
-    return df.with_columns(pl.col("label").cast(pl.Float64, strict=False))
+    return validate_table(df, what, labels_required=labels_required)

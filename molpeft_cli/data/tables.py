@@ -13,6 +13,24 @@ from molpeft_cli.errors import MolpeftError
 
 STDIO = "-"
 _PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
+_OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def looks_like_html(data: bytes) -> bool:
+    """An HTML page (a login or error page saved instead of the data), judged from its first bytes."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))
+
+
+def _decompress(data: bytes, name: str) -> bytes:
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise MolpeftError(f"unreadable gzip file {name}: {exc}") from None
 
 
 def _read_bytes(source: str | Path) -> tuple[bytes, str]:
@@ -24,12 +42,17 @@ def _read_bytes(source: str | Path) -> tuple[bytes, str]:
         raise MolpeftError(f"input file not found: {path}")
     if path.is_dir():
         raise MolpeftError(f"input is a directory, expected a table file: {path}")
-    return path.read_bytes(), str(path)
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise MolpeftError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def read_table(source: str | Path) -> pl.DataFrame:
     """Read a Parquet or CSV table (detected from its bytes, not its name); `-` reads stdin."""
     data, name = _read_bytes(source)
+    if data[:2] == _GZIP_MAGIC:
+        data = _decompress(data, name)
     if not data.strip():
         raise MolpeftError(f"input is empty: {name}")
     if data[:4] == _PARQUET_MAGIC:
@@ -39,13 +62,36 @@ def read_table(source: str | Path) -> pl.DataFrame:
             raise MolpeftError(f"unreadable parquet file {name}: {_first_line(exc)}") from None
     if name.endswith((".parquet", ".pq")):
         raise MolpeftError(f"unreadable parquet file {name}: not a parquet file (bad magic bytes)")
-    try:
-        df = pl.read_csv(io.BytesIO(data), infer_schema_length=0)  # all strings: labels are checked row by row
-    except Exception as exc:
-        raise MolpeftError(f"unreadable CSV file {name}: {_first_line(exc)}") from None
+    if looks_like_html(data):
+        raise MolpeftError(f"{name} is an HTML page, not a CSV or parquet table")
+    if b"\x00" in data[:4096]:
+        raise MolpeftError(f"{name} is neither parquet nor text CSV (it holds binary data)")
+    df = _read_csv(data, name, ",")
+    separator = _other_separator(df)
+    if separator is not None:
+        from molpeft_cli.console import detail
+
+        detail(f"{name}: {_OTHER_SEPARATORS[separator]}-separated, read as such")
+        df = _read_csv(data, name, separator)
     if df.height == 0:
         raise MolpeftError(f"input has a header but no rows: {name}")
     return df
+
+
+def _read_csv(data: bytes, name: str, separator: str) -> pl.DataFrame:
+    try:  # all strings: labels are checked row by row
+        return pl.read_csv(io.BytesIO(data), infer_schema_length=0, separator=separator)
+    except Exception as exc:
+        raise MolpeftError(f"unreadable CSV file {name}: {_first_line(exc)}") from None
+
+
+def _other_separator(df: pl.DataFrame) -> str | None:
+    """A one-column read whose header holds `;`, a tab or `|`: the file uses that separator, not commas."""
+    if df.width != 1:
+        return None
+    header = df.columns[0]
+    found = [sep for sep in _OTHER_SEPARATORS if sep in header]
+    return found[0] if len(found) == 1 else None
 
 
 def write_table(df: pl.DataFrame, target: str | Path) -> None:

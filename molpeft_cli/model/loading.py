@@ -81,7 +81,12 @@ def read_config(directory: Path, overrides: dict[str, Any] | None = None) -> Mol
     config_path = directory / "config.json"
     if not config_path.is_file():
         raise MolpeftError(f"{directory} has no config.json; it is not a checkpoint directory")
-    fields = json.loads(config_path.read_text(encoding="utf-8"))
+    try:
+        fields = json.loads(config_path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:
+        raise MolpeftError(f"{config_path} is not valid JSON ({error}); the checkpoint is damaged") from None
+    if not isinstance(fields, dict):
+        raise MolpeftError(f"{config_path} is not a JSON object; the checkpoint is damaged")
     if fields.get("model_type") != MolformerConfig.model_type:
         raise MolpeftError(f"{config_path} has model_type {fields.get('model_type')!r}, not 'molformer'")
     fields.pop("model_type")
@@ -102,7 +107,12 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], str]:
     """The checkpoint's tensors (safetensors, sharded safetensors, or a tensors-only pytorch_model.bin)."""
     single = directory / "model.safetensors"
     if single.is_file():
-        return load_file(single), single.name
+        try:
+            return load_file(single), single.name
+        except Exception as error:  # safetensors raises its own SafetensorError for damaged files
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise MolpeftError(f"{single} is not a readable safetensors file ({first}); it is truncated or "
+                               "damaged") from None
     index = directory / "model.safetensors.index.json"
     if index.is_file():
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))

@@ -94,23 +94,74 @@ def load_finetuned(directory: str | os.PathLike) -> FinetunedModel:
     if not meta_path.is_file():
         raise MolpeftError(f"{directory} is not a fine-tuned checkpoint (no {META_FILE}); "
                            "make one with `molpeft finetune`")
-    meta = json.loads(meta_path.read_text())
+    meta = _read_meta(meta_path)
     adapter = REGISTRY.get(meta.get("peft", ""))
     if adapter is None:
-        raise MolpeftError(f"{meta_path}: unknown method {meta.get('peft')!r}")
-    if meta["peft"] == "full":
-        from molpeft_cli.model import MolformerForRegression
+        raise CheckpointError(f"{meta_path}: unknown method {meta.get('peft')!r}")
+    weights = directory / adapter.weights_file
+    if not weights.is_file():
+        raise CheckpointError(f"{directory} lacks {adapter.weights_file}, the {meta['peft']} weights; the "
+                              "checkpoint is incomplete")
+    try:
+        if meta["peft"] == "full":
+            from molpeft_cli.model import MolformerForRegression
 
-        model = MolformerForRegression(read_config(directory))
-        model = adapter.restore(model, directory)
-    else:
-        base_dir = _find_base(meta["base_model"], directory)
-        overrides = config_overrides(meta["options"])
-        loaded = _quiet_load(load_pretrained, base_dir, overrides)
-        model = adapter.restore(loaded.model, directory)
+            model = MolformerForRegression(read_config(directory))
+            model = adapter.restore(model, directory)
+        else:
+            base_dir = _find_base(meta["base_model"], directory)
+            overrides = config_overrides(meta["options"])
+            loaded = _quiet_load(load_pretrained, base_dir, overrides)
+            model = adapter.restore(loaded.model, directory)
+    except MolpeftError:
+        raise
+    except Exception as exc:  # safetensors, torch and peft each raise their own types for bad files
+        raise CheckpointError(f"{weights}: {describe_load_error(exc)}") from None
     from molpeft_cli.settings import resolve_device
 
     return FinetunedModel(model.to(resolve_device()).eval(), load_tokenizer(directory), meta)
+
+
+class CheckpointError(MolpeftError):
+    """A checkpoint file that is missing, corrupt, or does not fit its configuration."""
+
+
+META_REQUIRED = ("peft", "base_model", "label_scaling", "options")
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc}") from None
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc}); the checkpoint is damaged") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} is not a JSON object; the checkpoint is damaged")
+    missing = [key for key in META_REQUIRED if key not in meta]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}; the checkpoint is damaged")
+    scaling = meta["label_scaling"]
+    try:
+        ok = float(scaling["std"]) > 0 and float(scaling["mean"]) == float(scaling["mean"])
+    except (TypeError, KeyError, ValueError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{path}: label_scaling must hold a finite mean and a positive std")
+    return meta
+
+
+def describe_load_error(exc: BaseException) -> str:
+    """One line for a failed weight load: shape mismatches counted with one example, other errors' first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    sizes = [line for line in lines if line.startswith("size mismatch")]
+    if sizes:
+        return (f"{len(sizes)} tensors do not fit the model's config (another model size?), e.g. "
+                f"{sizes[0][:160]}")
+    kind = type(exc).__name__
+    if kind == "SafetensorError":
+        return f"not a readable safetensors file ({(lines[0] if lines else kind)[:160]}); it is truncated or damaged"
+    return f"{kind}: {(lines[0] if lines else '')[:200]}"
 
 
 def _quiet_load(load_pretrained, base_dir, overrides):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from molpeft_cli.training.corpus import holdout_split
 from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
 from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens, step_generator
 from molpeft_cli.training.mlm_config import MLMConfig
-from molpeft_cli.training.mlm_state import SavedRun, TrainerState, restore_training, write_run
+from molpeft_cli.training.mlm_state import SavedRun, TrainerState, restore_training, resume_dir, write_run
 from molpeft_cli.training.schedule import build_scheduler, warmup_steps_for
 
 STATUS_EVERY_S = 120
@@ -202,6 +203,7 @@ class MLMTrainer:
         if saved is not None:
             self.best = restore_training(saved, self.head, self.optimizer, self.scheduler)
             self.state = saved.state
+        self.last_saved_step: int | None = saved.state.step if saved is not None else None
         self.heldout_batches = self._heldout_batches()
         self._epoch_cache: tuple[int, list[list[int]]] | None = None
 
@@ -345,13 +347,29 @@ class MLMTrainer:
                           f"Linear({self.config.descriptor_hidden}, {len(DESCRIPTORS)})",
                 "weight": self.config.descriptor_weight,
             }
-        write_run(self.out_dir, model=self.model, tokenizer=self.tokenizer, head=self.head, head_meta=head_meta,
+        # unfinished saves go to OUTPUT.resume/; the output itself is written once, finished, with the best weights
+        target = self.out_dir if finished else resume_dir(self.out_dir)
+        write_run(target, model=self.model, tokenizer=self.tokenizer, head=self.head, head_meta=head_meta,
                   optimizer=self.optimizer, scheduler=self.scheduler, state=self.state,
                   config=self.config.to_dict(), data=self.data_info, best=self.best, publish_best=finished)
-        detail(f"saved step {self.state.step} to {self.out_dir}")
+        if finished:
+            shutil.rmtree(resume_dir(self.out_dir), ignore_errors=True)
+        self.last_saved_step = self.state.step
+        detail(f"saved step {self.state.step} to {target}")
 
     # -- the loop -----------------------------------------------------------------------------------------------
     def train(self) -> TrainerState:
+        try:
+            return self._train()
+        except KeyboardInterrupt:
+            saved = resume_dir(self.out_dir)
+            where = (f"the last save (step {self.last_saved_step}) is in {saved}; --resume continues from it"
+                     if self.last_saved_step is not None and (saved / "trainer_state").is_dir() else
+                     "nothing was saved yet")
+            info(f"mlm interrupted at step {self.state.step}: {self.out_dir} was not written; {where}")
+            raise
+
+    def _train(self) -> TrainerState:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         state, config = self.state, self.config
@@ -406,7 +424,8 @@ class MLMTrainer:
         if state.finished and state.last_eval_step != state.step:
             self._log_eval()
         self.save(finished=state.finished)
-        how = "stopped (time budget used; --resume continues it)" if not state.finished else f"done ({stop_reason})"
+        how = (f"stopped (time budget used; state saved in {resume_dir(self.out_dir)}, --resume continues it)"
+               if not state.finished else f"done ({stop_reason})")
         best = f"; best held-out loss {state.best_loss:.4f} at step {state.best_step}" if state.best_loss else ""
         info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
         return state

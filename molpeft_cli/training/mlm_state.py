@@ -1,7 +1,11 @@
-"""Writing and reading an MLM run's output directory: the checkpoint (via the model package's `save_checkpoint`),
+"""Writing and reading an MLM run's directories: the checkpoint (via the model package's `save_checkpoint`),
 the descriptor head, the training log, and the resumable `trainer_state/` (weights, optimizer, scheduler, step,
-epoch, RNG state). The whole directory is replaced atomically at each save, so an interruption leaves the previous
-save whole."""
+epoch, RNG state).
+
+Saves made while training go to `OUTPUT.resume/` beside the output (see `resume_dir`); the output directory itself
+is written once, when the run finishes, with the best weights. So an interrupted (or time-budgeted) run leaves no
+output at all, only its clearly named resumable state. Each directory is replaced atomically at each save, so an
+interruption leaves the previous save whole."""
 
 from __future__ import annotations
 
@@ -127,11 +131,30 @@ def write_run(
         log_frame(state.log).write_parquet(tmp / LOG_FILE)
 
 
+RESUME_SUFFIX = ".resume"
+
+
+def resume_dir(out_dir: str | os.PathLike) -> Path:
+    """Where an unfinished run keeps its resumable saves: `OUTPUT.resume/` beside the output directory."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(out_dir.name + RESUME_SUFFIX)
+
+
+def saved_run_dir(out_dir: str | os.PathLike) -> Path | None:
+    """The directory holding the run's latest save: the unfinished run's resume folder, else the finished
+    output (whose trainer_state/ says it is finished); None when there is neither."""
+    for candidate in (resume_dir(out_dir), Path(out_dir)):
+        if (candidate / STATE_DIR / STATE_FILE).is_file():
+            return candidate
+    return None
+
+
 def has_saved_run(out_dir: Path) -> bool:
-    return (out_dir / STATE_DIR / STATE_FILE).is_file()
+    return saved_run_dir(out_dir) is not None
 
 
 def read_run(out_dir: Path) -> SavedRun:
+    out_dir = saved_run_dir(out_dir) or Path(out_dir)
     path = out_dir / STATE_DIR / STATE_FILE
     try:
         payload = json.loads(path.read_text())
@@ -146,10 +169,15 @@ def load_saved_model(out_dir: Path):
     from molpeft_cli.model import MolformerForMaskedLM
     from molpeft_cli.model.loading import load_tokenizer, read_config
 
+    out_dir = saved_run_dir(out_dir) or Path(out_dir)
     config = read_config(out_dir)
     tokenizer = load_tokenizer(out_dir, config.max_position_embeddings)
     model = MolformerForMaskedLM(config)
-    model.load_state_dict(load_file(out_dir / STATE_DIR / LAST_WEIGHTS), strict=True)
+    weights = out_dir / STATE_DIR / LAST_WEIGHTS
+    try:
+        model.load_state_dict(load_file(weights), strict=True)
+    except (OSError, RuntimeError, ValueError) as exc:  # safetensors' errors derive from these
+        raise MolpeftError(f"cannot resume from {weights}: {str(exc).splitlines()[0][:200]}") from None
     return model, tokenizer
 
 

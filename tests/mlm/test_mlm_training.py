@@ -47,6 +47,7 @@ def _run(out: Path, smiles: list[str], config: MLMConfig, interrupt_at: int | No
     try:
         MLMTrainer(model, tokenizer, data, config, out, on_step=interrupt).train()
     except KeyboardInterrupt:
+        assert not out.exists()  # an interrupted run leaves no output, only OUTPUT.resume/
         saved = read_run(out)
         model, tokenizer = load_saved_model(out)
         data = prepare_mlm_data(smiles, tokenizer, config)
@@ -76,7 +77,9 @@ def test_time_budget_stops_and_saves_resumably(tmp_path, corpus_smiles):
     assert state.stop_reason == "time budget" and not state.finished
     saved = read_run(tmp_path / "out")
     assert not saved.state.finished
-    loaded = molformer.loading.load_pretrained(tmp_path / "out", "mlm")
+    assert not (tmp_path / "out").exists()  # an unfinished run leaves no output, only its resumable state
+    assert saved.directory == tmp_path / "out.resume"
+    loaded = molformer.loading.load_pretrained(tmp_path / "out.resume", "mlm")
     assert loaded.report.notes == []
 
 
