@@ -51,8 +51,8 @@ def mlm(
     descriptor_hidden: Annotated[int, typer.Option(help="Hidden width of the descriptor head.")] = 128,
     descriptor_cache: Annotated[str | None, typer.Option(help="Parquet cache of descriptors (default: "
                                                          "<output>.descriptors.parquet beside the output).")] = None,
-    bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bfloat16 autocast on CPU (much faster on CPUs with "
-                                       "AVX512-BF16/AMX).")] = False,
+    bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bfloat16 autocast on the training device (CPUs with "
+                                       "AVX512-BF16/AMX, and CUDA GPUs).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in the output directory (starts "
                                          "afresh when there is none).")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the global --seed).")] = None,
@@ -64,7 +64,7 @@ def mlm(
     from molpeft_cli.cli.common import Recorder
     from molpeft_cli.console import info, warn
     from molpeft_cli.errors import MolpeftError
-    from molpeft_cli.settings import resolve_seed, settings
+    from molpeft_cli.settings import resolve_device, resolve_seed, settings
     from molpeft_cli.training.corpus import load_corpus
     from molpeft_cli.training.mlm_config import MLMConfig
 
@@ -123,8 +123,11 @@ def mlm(
                         {"input": input, **{f"vocab_extra_{i}": p for i, p in enumerate(vocab_extra or [])}})
     data_info = {"corpus": corpus.source, "kind": corpus.kind, "encoding": {
         k: v for k, v in data.summary.items() if k != "unknown_token_counts"}}
+    device = resolve_device()
+    if device != "cpu":
+        info(f"training on {device}")
     trainer = MLMTrainer(net, tokenizer, data, settings_, out_dir, saved=saved, data_info=data_info,
-                         clock_start=clock_start)
+                         clock_start=clock_start, device=device)
     state = trainer.train()
     extra = {"stop_reason": state.stop_reason, "finished": state.finished, "steps": state.step,
              "best_heldout_loss": state.best_loss, "best_step": state.best_step, "parameters": n_params,

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 from molpeft_cli.data.atomic import atomic_path
 
@@ -78,6 +77,8 @@ def cached_descriptors(
 ) -> tuple[np.ndarray, int]:
     """Descriptors of `smiles` (input order), reading and extending the Parquet cache (columns smiles +
     DESCRIPTORS) when one is given. Returns (array, number computed now)."""
+    import polars as pl
+
     unique = list(dict.fromkeys(smiles))
     known = pl.DataFrame(schema={"smiles": pl.String, **{d: pl.Float64 for d in DESCRIPTORS}})
     cache_path = Path(cache) if cache else None

@@ -77,15 +77,22 @@ def prepare_mlm_data(
     config: MLMConfig,
     *,
     descriptor_cache: str | Path | None = None,
+    descriptor_values: np.ndarray | None = None,
+    encoded=None,
     workers: int = 1,
 ) -> MLMData:
     """Encode (cutting molecules longer than the model's positions, and counting them), split off the seeded
-    held-out part, and compute descriptor targets (z-scored with the training part's statistics)."""
+    held-out part, and compute descriptor targets (z-scored with the training part's statistics).
+    `descriptor_values` ([n, len(DESCRIPTORS)], NaN where unknown) replaces computing them with RDKit; rows that are
+    all NaN get no descriptor target. `encoded` (an `EncodedSmiles` of `smiles` with truncation) skips encoding."""
     from molpeft_cli.model import encode_smiles
 
     if len(smiles) < 2:
         raise MolpeftError(f"mlm needs at least 2 molecules (one to train on, one held out); got {len(smiles)}")
-    encoded = encode_smiles(tokenizer, list(smiles), truncate=True)
+    if encoded is None:
+        encoded = encode_smiles(tokenizer, list(smiles), truncate=True)
+    elif len(encoded.input_ids) != len(smiles):
+        raise MolpeftError(f"{len(encoded.input_ids)} encoded molecules for {len(smiles)} SMILES")
     summary = encoded.summary()
     if summary["unknown_tokens"]:
         shown = ", ".join(f"{escape(t)} ({n})" for t, n in list(summary["unknown_token_counts"].items())[:8])
@@ -100,14 +107,22 @@ def prepare_mlm_data(
                    corpus_sha256=corpus_fingerprint(smiles))
     train_targets = heldout_targets = mean = sd = None
     if config.descriptor_weight > 0:
-        values = _descriptor_values(smiles, descriptor_cache, workers)
+        if descriptor_values is not None:
+            values = np.asarray(descriptor_values, dtype=np.float64)
+            if values.shape != (len(smiles), len(DESCRIPTORS)):
+                raise MolpeftError(f"descriptor values have shape {values.shape}; expected "
+                                   f"({len(smiles)}, {len(DESCRIPTORS)})")
+        else:
+            values = _descriptor_values(smiles, descriptor_cache, workers)
         mean, sd = zscore_stats(values[train_pos])
         z = (values - mean) / sd
         train_targets, heldout_targets = z[train_pos].astype(np.float32), z[held_pos].astype(np.float32)
         unparsable = int(np.isnan(values).all(axis=1).sum())
         summary["descriptor_unparsable"] = unparsable
         if unparsable:
-            info(f"[yellow]{unparsable} SMILES could not be parsed by RDKit: no descriptor targets for them[/yellow]")
+            what = "have no precomputed descriptors" if descriptor_values is not None else \
+                "could not be parsed by RDKit"
+            info(f"[yellow]{unparsable} SMILES {what}: no descriptor targets for them[/yellow]")
     return MLMData(train_ids, heldout_ids, train_targets, heldout_targets, mean, sd, summary)
 
 
@@ -176,8 +191,10 @@ class MLMTrainer:
         data_info: dict[str, Any] | None = None,
         clock_start: float | None = None,
         on_step: Callable[[int], None] | None = None,
+        device: str | torch.device = "cpu",
     ) -> None:
-        self.model, self.tokenizer, self.data, self.config = model, tokenizer, data, config
+        self.device = torch.device(device)
+        self.model, self.tokenizer, self.data, self.config = model.to(self.device), tokenizer, data, config
         self.out_dir = Path(out_dir)
         self.on_step = on_step
         self.clock_start = time.monotonic() if clock_start is None else clock_start
@@ -195,6 +212,7 @@ class MLMTrainer:
         if config.descriptor_weight > 0:
             torch.manual_seed(config.seed + 1)
             self.head = DescriptorHead(model.config.hidden_size, len(DESCRIPTORS), config.descriptor_hidden)
+            self.head.to(self.device)
         self.optimizer = build_optimizer(model, self.head, config)
         warmup = warmup_steps_for(self.total_steps, config.warmup)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, warmup, config.schedule)
@@ -231,7 +249,13 @@ class MLMTrainer:
 
     # -- steps --------------------------------------------------------------------------------------------------
     def _autocast(self):
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
+
+    def _to_device(self, *tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
+        """Masks are drawn on the CPU (the same on every device); the batch then moves to the model's device."""
+        if self.device.type == "cpu":
+            return list(tensors)
+        return [None if t is None else t.to(self.device, non_blocking=True) for t in tensors]
 
     def train_step(self, indices: list[int]) -> dict[str, float]:
         config, step = self.config, self.state.step
@@ -239,6 +263,7 @@ class MLMTrainer:
         input_ids, mask = collate([self.data.train_ids[i] for i in indices], self.pad_id)
         masked, labels = mask_tokens(input_ids, mask, self.spec, step_generator(config.seed, step))
         targets = self._targets(self.data.train_targets, indices)
+        masked, mask, labels, targets = self._to_device(masked, mask, labels, targets)
         self.model.train()
         if self.head is not None:
             self.head.train()
@@ -261,7 +286,8 @@ class MLMTrainer:
         if self.head is not None:
             self.head.eval()
         sums = {"ce": 0.0, "correct": 0.0, "chosen": 0.0, "sse": 0.0, "finite": 0.0}
-        for masked, mask, labels, targets in self.heldout_batches:
+        for batch in self.heldout_batches:
+            masked, mask, labels, targets = self._to_device(*batch)
             with self._autocast():
                 out = mlm_losses(self.model, self.head, masked, mask, labels, targets, self.config.descriptor_weight)
             chosen = float(out["chosen"])

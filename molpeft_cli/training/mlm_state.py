@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -33,10 +32,10 @@ LAST_HEAD = "descriptor_head_last.safetensors"
 BEST_HEAD = "descriptor_head_best.safetensors"
 LOG_FILE = "training_log.parquet"
 LOG_SCHEMA = {
-    "step": pl.Int64, "epoch": pl.Int64, "train_loss": pl.Float64, "train_mlm_loss": pl.Float64,
-    "train_descriptor_loss": pl.Float64, "train_accuracy": pl.Float64, "heldout_loss": pl.Float64,
-    "heldout_mlm_loss": pl.Float64, "heldout_accuracy": pl.Float64, "heldout_descriptor_loss": pl.Float64,
-    "lr": pl.Float64, "seconds": pl.Float64, "molecules_per_second": pl.Float64,
+    "step": "int64", "epoch": "int64", "train_loss": "float64", "train_mlm_loss": "float64",
+    "train_descriptor_loss": "float64", "train_accuracy": "float64", "heldout_loss": "float64",
+    "heldout_mlm_loss": "float64", "heldout_accuracy": "float64", "heldout_descriptor_loss": "float64",
+    "lr": "float64", "seconds": "float64", "molecules_per_second": "float64",
 }
 
 
@@ -72,8 +71,14 @@ def _tensors(module: torch.nn.Module | dict[str, torch.Tensor]) -> dict[str, tor
     return {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
 
 
-def log_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame([{k: row.get(k) for k in LOG_SCHEMA} for row in rows], schema=LOG_SCHEMA)
+def write_log(rows: list[dict[str, Any]], path: Path) -> None:
+    """The training log as Parquet, written with pyarrow (no polars: pretraining also runs on GPU machines that
+    lack it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {k: pa.array([row.get(k) for row in rows], type=getattr(pa, kind)()) for k, kind in LOG_SCHEMA.items()}
+    pq.write_table(pa.table(columns), path)
 
 
 def write_run(
@@ -128,7 +133,7 @@ def write_run(
         if head is not None:
             save_file(best["head"] if use_best and best.get("head") is not None else last_head, tmp / HEAD_FILE)
             (tmp / HEAD_META).write_text(json.dumps(head_meta, indent=1) + "\n")
-        log_frame(state.log).write_parquet(tmp / LOG_FILE)
+        write_log(state.log, tmp / LOG_FILE)
 
 
 RESUME_SUFFIX = ".resume"
