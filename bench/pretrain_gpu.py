@@ -121,7 +121,7 @@ def main() -> None:
     smiles, values = load_corpus(args.corpus)
     print(f"corpus: {len(smiles):,} SMILES, {int(np.isfinite(values).all(axis=1).sum()):,} with descriptors "
           f"({time.monotonic() - started:.0f} s)", flush=True)
-    plan_file = args.run / "plan.json"
+    plan_file = args.run.with_name(args.run.name + ".plan.json")
     if has_saved_run(args.run) and plan_file.is_file():
         plan = json.loads(plan_file.read_text())
     else:
@@ -192,10 +192,9 @@ def main() -> None:
                                                          "encoding": {k: v for k, v in data.summary.items()
                                                                       if k != "unknown_token_counts"}})
     trainer_box["t"] = trainer
-    args.run.mkdir(parents=True, exist_ok=True)
+    args.run.parent.mkdir(parents=True, exist_ok=True)
     plan_file.write_text(json.dumps(plan, indent=1) + "\n")
     state = trainer.train()
-    (args.run / "plan.json").write_text(json.dumps(plan, indent=1) + "\n")
     summary = {"steps": state.step, "planned_steps": plan["max_steps"], "finished": state.finished,
                "stop_reason": state.stop_reason, "best_heldout_loss": state.best_loss, "best_step": state.best_step,
                "molecules_seen": state.step * args.batch_size, "training_seconds": state.seconds,
@@ -207,13 +206,16 @@ def main() -> None:
 
         from molpeft_cli.model import MolformerForMaskedLM
         from molpeft_cli.model.loading import read_config
+        from molpeft_cli.training.mlm_state import saved_run_dir
 
-        final = MolformerForMaskedLM(read_config(args.run))
-        final.load_state_dict(load_file(args.run / "model.safetensors"), strict=True)
+        source = saved_run_dir(args.run)  # the finished output (best weights), else the resumable save
+        final = MolformerForMaskedLM(read_config(source))
+        final.load_state_dict(load_file(source / "model.safetensors"), strict=True)
         export_weights(final, tokenizer, args.export / "final")
-        for name in ("training_log.parquet", "descriptor_head.safetensors", "descriptor_head.json", "plan.json"):
-            if (args.run / name).exists():
-                shutil.copy(args.run / name, args.export / "final" / name)
+        for name in ("training_log.parquet", "descriptor_head.safetensors", "descriptor_head.json"):
+            if (source / name).exists():
+                shutil.copy(source / name, args.export / "final" / name)
+        shutil.copy(plan_file, args.export / "final" / "plan.json")
         (args.export / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
