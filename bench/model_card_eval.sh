@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The bundled model's evidence for its model card (successor of bench/pretraining_gain.sh): on the DeepChem scaffold
+# split of all 4200 Lipophilicity molecules (3360/420/420, seed 0), full fine-tuning of each MODEL over SEEDS with the
+# same recipe (AdamW lr 1e-4, batch 64, up to 20 epochs, patience 3, fp32 unless BF16=1), next to random forests
+# (Morgan counts; RDKit 2D descriptors + Morgan counts) trained on the same split in the same run. Jobs run side by
+# side with one thread each. Prints one table; writes OUT/card.md and OUT/card.parquet.
+#   bench/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-artifacts/model_card}"
+SEEDS="${2:-0 1 2}"
+shift 2 2>/dev/null || shift $#
+MODELS=("${@:-molformer-mini}")
+PY="${PYTHON:-.venv/bin/python}"
+M="$PY -m molpeft_cli"
+PREC=$([ "${BF16:-0}" = 1 ] && echo --bf16 || echo --fp32)
+mkdir -p "$OUT"
+[ -f "$OUT/split.parquet" ] || {
+    $M -q data lipophilicity -o "$OUT/molecules.parquet"
+    $M -q split "$OUT/molecules.parquet" --strategy scaffold --seed 0 -o "$OUT/split.parquet"
+}
+run() {  # $1 = name, $2 = model, $3 = seed
+    local dir="$OUT/$1-s$3"
+    [ -f "$dir.metrics.parquet" ] && return 0
+    $M -q --threads 1 finetune "$OUT/split.parquet" --model "$2" --peft full --seed "$3" $PREC \
+        --max-epochs 20 --patience 3 --truncate -o "$dir"
+    $M -q --threads 1 eval "$dir" "$OUT/split.parquet" --split test --truncate \
+        --run "$1-s$3" -o "$dir.predictions.parquet" --metrics "$dir.metrics.parquet" >/dev/null
+}
+for model in "${MODELS[@]}"; do
+    name=$(basename "$model")
+    for seed in $SEEDS; do run "$name" "$model" "$seed" & done
+done
+$PY - "$OUT" <<'PY' &
+import sys, time
+from pathlib import Path
+import numpy as np, polars as pl
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+from sklearn.ensemble import RandomForestRegressor
+from molpeft_cli.report.baseline import morgan_count_matrix
+out = Path(sys.argv[1])
+if (out / "rf.parquet").exists():
+    sys.exit(0)
+split = pl.read_parquet(out / "split.parquet")
+names = [n for n, _ in Descriptors.descList]
+def rdkit2d(smiles):
+    rows = [[f(Chem.MolFromSmiles(s)) for _, f in Descriptors.descList] for s in smiles]
+    x = np.nan_to_num(np.asarray(rows, dtype=np.float64), posinf=0.0, neginf=0.0)
+    return np.clip(x, -1e6, 1e6).astype(np.float32)
+parts = {s: split.filter(pl.col("split") == s) for s in ("train", "test")}
+feats = {"morgan-count": {s: morgan_count_matrix(t["smiles_canonical"].to_list()) for s, t in parts.items()}}
+feats["rdkit2d+morgan-count"] = {s: np.hstack([rdkit2d(t["smiles_canonical"].to_list()), feats["morgan-count"][s]])
+                                 for s, t in parts.items()}
+rows = []
+for feat, x in feats.items():
+    for seed in (0, 1, 2):
+        t0 = time.time()
+        rf = RandomForestRegressor(n_estimators=500, max_features=1 / 3, n_jobs=1, random_state=seed)
+        rf.fit(x["train"], parts["train"]["label"].to_numpy())
+        pred = rf.predict(x["test"])
+        mse = float(np.mean((pred - parts["test"]["label"].to_numpy()) ** 2))
+        rows.append({"run": f"rf-{feat}-s{seed}", "model_init": f"random forest, {feat}", "seed": seed, "mse": mse,
+                     "train_seconds": time.time() - t0})
+pl.DataFrame(rows).write_parquet(out / "rf.parquet")
+PY
+wait
+$PY - "$OUT" <<'PY'
+import glob, sys
+from pathlib import Path
+import polars as pl
+out = Path(sys.argv[1])
+ft = pl.concat([pl.read_parquet(p) for p in sorted(glob.glob(f"{out}/*.metrics.parquet"))])
+ft = ft.filter(pl.col("split") == "test").select(
+    "run", pl.col("run").str.replace(r"-s\d+$", "").alias("model_init"), "seed", "mse", "train_seconds")
+ft = ft.with_columns(pl.concat_str([pl.lit("full fine-tuning, "), pl.col("model_init")]).alias("model_init"))
+rf = pl.read_parquet(out / "rf.parquet").select(ft.columns)
+rows = pl.concat([ft.with_columns(pl.col("seed").cast(pl.Int64)), rf.with_columns(pl.col("seed").cast(pl.Int64))])
+rows.write_parquet(out / "card.parquet")
+table = rows.group_by("model_init").agg(
+    pl.col("mse").mean().alias("mean"), pl.col("mse").std().alias("sd"), pl.len().alias("n"),
+    pl.col("mse").sort_by("seed").map_elements(lambda s: " / ".join(f"{v:.3f}" for v in s),
+                                               return_dtype=pl.String).alias("per_seed")).sort("mean")
+lines = ["| model | test MSE per seed | mean +- sd | n |", "|---|---|---|---|"]
+lines += [f"| {r['model_init']} | {r['per_seed']} | {r['mean']:.3f} +- {r['sd'] or 0:.3f} | {r['n']} |"
+          for r in table.iter_rows(named=True)]
+(out / "card.md").write_text("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
