@@ -1,49 +1,55 @@
-"""Process-wide settings from the global CLI options (seed, threads), read by the commands."""
+"""The runtime a library call runs under (seed, CPU threads, torch device), passed explicitly; never a global."""
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 
-@dataclass
-class Settings:
+@dataclass(frozen=True)
+class Runtime:
+    """Process-level choices that are not part of any one step's configuration.
+
+    `seed` is the default for a step whose own seed is unset; `threads` limits torch/BLAS threads (None: leave
+    them); `device` is `auto` (CUDA when available), `cpu` or `cuda[:N]`.
+    """
+
     seed: int = 0
     threads: int | None = None
     device: str = "auto"
 
+    def seed_for(self, seed: int | None) -> int:
+        """A step's own seed wins over the runtime's."""
+        return self.seed if seed is None else seed
 
-settings = Settings()
+    def torch_device(self) -> str:
+        return resolve_device(self.device)
+
+    def apply_threads(self) -> None:
+        apply_threads(self.threads)
 
 
 def apply_threads(threads: int | None) -> None:
     """Limit BLAS/OpenMP/torch threads; env vars must be set before those libraries load."""
-    settings.threads = threads
     if threads is None:
         return
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "POLARS_MAX_THREADS"):
         os.environ[var] = str(threads)
-    import sys
-
     if "torch" in sys.modules:
         import torch
 
         torch.set_num_threads(threads)
 
 
-def resolve_seed(seed: int | None) -> int:
-    """A command's own --seed wins over the global one."""
-    return settings.seed if seed is None else seed
-
-
-def resolve_device() -> str:
-    """The torch device for training and inference: --device, where `auto` takes CUDA when it is available."""
+def resolve_device(device: str = "auto") -> str:
+    """The torch device for training and inference; `auto` takes CUDA when it is available."""
     import torch
 
-    if settings.device == "auto":
+    if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if settings.device.startswith("cuda") and not torch.cuda.is_available():
-        from molpeft_cli.errors import MolpeftError
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from molpeft_cli.errors import SettingError
 
-        raise MolpeftError(f"--device {settings.device}: CUDA is not available here; use --device cpu")
-    return settings.device
+        raise SettingError("device", f"{{setting}} {device}: CUDA is not available here; use cpu")
+    return device

@@ -11,7 +11,7 @@ import polars as pl
 from molpeft_cli.chem.fingerprints import max_tanimoto_to, morgan_fingerprints
 from molpeft_cli.chem.quiet import import_deepchem
 from molpeft_cli.chem.scaffolds import murcko_scaffolds
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 
 SPLITS = ("train", "valid", "test")
 # CLI name -> DeepChem splitter class name
@@ -27,7 +27,7 @@ STRATEGIES = {  # keys match choices.SPLIT_STRATEGIES
 
 def check_fractions(frac: tuple[float, float, float]) -> tuple[float, float, float]:
     if len(frac) != 3:
-        raise MolpeftError(f"--frac takes three numbers (train valid test), got {len(frac)}")
+        raise SettingError("frac", f"{{setting}} takes three numbers (train valid test), got {len(frac)}")
     if any(f < 0 for f in frac) or frac[0] <= 0:
         raise MolpeftError(f"fractions must be non-negative with a positive train fraction, got {list(frac)}")
     if not math.isclose(sum(frac), 1.0, abs_tol=1e-6):

@@ -1,4 +1,4 @@
-"""The `molpeft` app: global options, error handling, and the subcommands."""
+"""The `molpeft` app: global options, logging on stderr, error handling, and the subcommands."""
 
 from __future__ import annotations
 
@@ -10,19 +10,23 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from molpeft_cli import __version__
-from molpeft_cli.console import error, set_verbosity, verbosity
+from molpeft_cli.console import error, library_logging, set_verbosity, verbosity
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.settings import apply_threads, settings
+from molpeft_cli.settings import Runtime, apply_threads
 
 
 class MolpeftGroup(TyperGroup):
-    """Turns user errors into one red line and a non-zero exit; tracebacks only with -v."""
+    """Turns user errors into one red line (settings named as the command's flags) and a non-zero exit;
+    tracebacks only with -v."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except MolpeftError as exc:
-            error(str(exc))
+            from molpeft_cli.cli.options import flag_for
+
+            command = ctx.invoked_subcommand
+            error(exc.render(lambda setting: flag_for(command, setting)))
             raise typer.Exit(exc.exit_code) from None
         except (TyperException, typer.Exit, typer.Abort, BrokenPipeError):  # usage errors, --help, exits, `| head`
             raise
@@ -55,6 +59,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     seed: Annotated[int, typer.Option(help="Global random seed (a command's own --seed wins).")] = 0,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail (repeatable).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
@@ -64,10 +69,11 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    settings.seed = seed
-    settings.device = device
-    set_verbosity(-1 if quiet else verbose)
+    level = -1 if quiet else verbose
+    set_verbosity(level)
+    ctx.with_resource(library_logging(level))  # the library's log records on stderr until the command ends
     apply_threads(threads)
+    ctx.obj = Runtime(seed=seed, threads=threads, device=device)
 
 
 def _register() -> None:

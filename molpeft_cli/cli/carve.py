@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-
-def carve(
-    input: Annotated[str, typer.Argument(metavar="INPUT", help="Molecule table ('-' for stdin).")],
-    output: Annotated[str, typer.Option("--output", "-o", help="The dataset without the pool.")],
-    pool: Annotated[str, typer.Option(help="Where to write the carved pool table.")],
-    size: Annotated[int, typer.Option("--size", "-n", help="Pool size in molecules.")] = 300,
-    seed: Annotated[int | None, typer.Option(help="Seed for choosing scaffold groups (default: global).")] = None,
-) -> None:
-    """Move seeded whole Bemis-Murcko scaffold groups into a pool table until it holds --size molecules."""
-    from molpeft_cli.chem.carve import carve_pool
-    from molpeft_cli.cli.common import Recorder, load_molecules
-    from molpeft_cli.console import info
-    from molpeft_cli.data.tables import write_table
-    from molpeft_cli.settings import resolve_seed
-
-    seed = resolve_seed(seed)
-    recorder = Recorder("carve", dict(size=size), seed, {"input": input})
-    table = load_molecules(input, "input")
-    rest, carved = carve_pool(table, size, seed)
-    info(f"carved a pool of {carved.height} molecules ({carved['smiles_canonical'].n_unique()} compounds) "
-         f"out of {table.height}; {rest.height} remain")
-    write_table(carved, pool)
-    recorder.write(pool, extra={"pool_size": carved.height, "remaining": rest.height})
-    write_table(rest, output)
-    recorder.write(output, extra={"pool_size": carved.height, "remaining": rest.height})
+from molpeft_cli.cli.options import argv, runtime_of, step_command
+from molpeft_cli.steps.carve import CarveConfig
 
 
 def register(app: typer.Typer) -> None:
-    app.command("carve")(carve)
+    def handle(ctx: typer.Context, config: CarveConfig) -> None:
+        from molpeft_cli.steps.carve import carve
+
+        carve(config, runtime_of(ctx), argv())
+
+    step_command(app, "carve", CarveConfig, handle,
+                 "Move seeded whole Bemis-Murcko scaffold groups into a pool table until it holds --size molecules.")

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import platform
-import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -84,10 +83,13 @@ def build_manifest(
     inputs: dict[str, Any],
     started: str,
     extra: dict[str, Any] | None = None,
+    argv: list[str] | None = None,
 ) -> dict[str, Any]:
+    """`argv` is the command line that made the output (the CLI's own, or the one a pipeline step stands for);
+    None for a call from Python."""
     return {
         "command": command,
-        "argv": sys.argv,
+        "argv": list(argv or []),
         "params": _jsonable(params),
         "seed": seed,
         "inputs": describe_inputs(inputs),

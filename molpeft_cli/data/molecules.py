@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 
 MOLECULE_COLUMNS = ["mol_id", "smiles", "smiles_canonical", "inchikey", "label", "source"]
 REJECT_COLUMNS = ["row", "mol_id", "smiles", "label", "reason"]
@@ -82,20 +82,22 @@ def build_molecule_table(
     from molpeft_cli.chem.standardize import parse_smiles
 
     if dedupe not in DEDUPE_MODES:
-        raise MolpeftError(f"unknown --dedupe {dedupe!r}; choose one of {', '.join(DEDUPE_MODES)}")
+        raise SettingError("dedupe", f"unknown {{setting}} {dedupe!r}; choose one of {', '.join(DEDUPE_MODES)}")
     if raw.height == 0:
         raise MolpeftError("input table has no rows")
     smiles_name = detect_column(raw, smiles_col, SMILES_NAMES, "SMILES")
     if smiles_name is None:
-        raise MolpeftError(
-            f"no SMILES column found (looked for {', '.join(SMILES_NAMES)}); give --smiles-col. "
-            f"Columns: {', '.join(raw.columns)}"
+        raise SettingError(
+            "smiles_col",
+            f"no SMILES column found (looked for {', '.join(SMILES_NAMES)}); give {{setting}}. "
+            f"Columns: {', '.join(raw.columns)}",
         )
     label_name = detect_column(raw, label_col, LABEL_NAMES, "label")
     if label_name is None and not unlabeled:
-        raise MolpeftError(
-            f"no label column found (looked for {', '.join(LABEL_NAMES)}); give --label-col, "
-            f"or --unlabeled for a pool without labels. Columns: {', '.join(raw.columns)}"
+        raise SettingError(
+            "label_col",
+            f"no label column found (looked for {', '.join(LABEL_NAMES)}); give {{setting}}, "
+            f"or {{unlabeled}} for a pool without labels. Columns: {', '.join(raw.columns)}",
         )
     id_name = detect_column(raw, id_col, ID_NAMES, "id")
     split_name = detect_column(raw, None, (SPLIT_NAME,), "split")
@@ -178,9 +180,10 @@ def _dedupe(molecules: pl.DataFrame, mode: str) -> tuple[pl.DataFrame, Duplicate
         return molecules, report
     if mode == "error":
         first = report.examples[0]
-        raise MolpeftError(
+        raise SettingError(
+            "dedupe",
             f"{report.groups} compounds occur more than once (same InChIKey), e.g. {first['inchikey']} "
-            f"as {', '.join(map(str, first['mol_ids']))}; use --dedupe mean or --dedupe first"
+            f"as {', '.join(map(str, first['mol_ids']))}; use {{setting}} mean or {{setting}} first",
         )
     molecules = molecules.with_row_index("_order")
     if mode == "mean":

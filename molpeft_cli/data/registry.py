@@ -14,7 +14,7 @@ from pathlib import Path
 
 from molpeft_cli.data.atomic import atomic_path, write_text_atomic
 from molpeft_cli.data.manifest import sha256_file
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def resolve_source(source: str, refresh: bool = False, sha256: str | None = None
         path = download(source, sha256=sha256, refresh=refresh)
         return ResolvedSource(path, Path(source.split("?")[0]).stem or "download", "url", sha256_file(path))
     if refresh:
-        raise MolpeftError("--refresh applies to bundled datasets and URLs, not to local files")
+        raise SettingError("refresh", "{setting} applies to bundled datasets and URLs, not to local files")
     path = Path(source)
     if not path.exists():
         known = ", ".join(BUNDLED)

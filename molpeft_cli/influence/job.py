@@ -7,12 +7,15 @@ manifest records it as leakage). score > 0: adding the molecule is estimated to 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import polars as pl
 import torch
 
-from molpeft_cli.console import warn
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
+
+log = logging.getLogger(__name__)
 
 
 def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_std: float, batch_size: int,
@@ -44,16 +47,17 @@ def regression_loss(forward, batch: dict) -> torch.Tensor:
 
 
 def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, target: str, scope: str,
-                   solver, batch_size: int, truncate: bool, seed: int, chunk_size: int | None = None):
+                   solver, batch_size: int, truncate: bool, seed: int, chunk_size: int | None = None,
+                   device: str = "auto"):
     from molpeft_cli.influence import influence_scores
     from molpeft_cli.training.checkpoint import load_finetuned
 
     if "split" not in split.columns:
-        raise MolpeftError("--train needs a split table (with a `split` column)")
+        raise SettingError("train", "{setting} needs a split table (with a `split` column)")
     if target == "test":
-        warn("--target test: influence computed against the TEST split. Selections made from it leak the test "
+        log.warning("--target test: influence computed against the TEST split. Selections made from it leak the test "
              "set into training; this is recorded in the manifest and marked in reports.")
-    ft = load_finetuned(checkpoint)
+    ft = load_finetuned(checkpoint, device)
     scale = (ft.label_mean, ft.label_std)
     torch.manual_seed(seed)
     train = labelled_batches(ft.tokenizer, split.filter(pl.col("split") == "train"), *scale, batch_size, truncate,
@@ -64,5 +68,5 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
     result = influence_scores(ft.model, regression_loss, train, targets, pool_batches, scope=scope,
                               solver=solver, chunk_size=chunk_size)
     if not np.all(np.isfinite(result.scores)):
-        raise MolpeftError("influence scores are not finite; raise --damping or lower --step")
+        raise SettingError("damping", "influence scores are not finite; raise {setting} or lower {step}")
     return result

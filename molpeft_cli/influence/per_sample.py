@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
-from molpeft_cli.console import warn
 from molpeft_cli.influence.batches import Batch, batch_size, index_rows, vmap_in_dims
 from molpeft_cli.influence.objective import FlatObjective
+
+log = logging.getLogger(__name__)
 
 
 class PerSampleGrads:
@@ -30,7 +33,7 @@ class PerSampleGrads:
                 return self._vmapped(batch)
             except Exception as exc:  # any op without a vmap rule; a real bug re-raises in the loop below
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                warn(f"per-sample gradients cannot be vectorised ({reason}); using a slower per-row loop")
+                log.warning(f"per-sample gradients cannot be vectorised ({reason}); using a slower per-row loop")
                 self.vectorised = False
         return self._looped(batch)
 

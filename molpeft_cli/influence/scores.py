@@ -10,6 +10,7 @@ LOWER the target loss (helpful), by about score/n.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -17,12 +18,13 @@ import numpy as np
 import polars as pl
 from torch import nn
 
-from molpeft_cli.console import detail
 from molpeft_cli.influence.batches import Batch
 from molpeft_cli.influence.objective import FlatObjective, LossFn, eval_mode
 from molpeft_cli.influence.per_sample import PerSampleGrads
 from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, select_parameters
 from molpeft_cli.influence.solvers import IHVPResult, SolverConfig, solve_ihvp
+
+log = logging.getLogger(__name__)
 
 SCORE_COLUMNS: dict[str, str] = {
     "mol_id": "pool molecule id",
@@ -90,7 +92,7 @@ def influence_scores(
     names = [name for name, _ in select_parameters(model, scope, head_prefixes)]
     with eval_mode(model):
         objective = FlatObjective(model, loss_fn, names)
-        detail(f"influence over {objective.n_params} parameters in {len(names)} tensors (scope {scope})")
+        log.debug(f"influence over {objective.n_params} parameters in {len(names)} tensors (scope {scope})")
         target_grad = objective.mean_grad(target_batches)
         ihvp = solve_ihvp(objective, train_batches, target_grad, solver)
         direction = ihvp.solution

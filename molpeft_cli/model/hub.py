@@ -4,13 +4,15 @@ names the local alternative."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 
-from molpeft_cli.console import detail
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.model.tokenizer import VOCAB_FILE
+
+log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 BUNDLED_MODELS = {"molformer-mini": "molformer-mini"}  # name -> folder under molpeft_cli/assets
@@ -89,5 +91,5 @@ def resolve_checkpoint(
     if path.parent.is_dir() and str(path.parent) != ".":
         # "runs/model" with a local runs/ folder is a mistyped path, not a hub id.
         raise MolpeftError(f"no checkpoint directory {text!r} (its folder {path.parent} exists locally)")
-    detail(f"{text} is not a local directory; trying the Hugging Face hub")
+    log.debug(f"{text} is not a local directory; trying the Hugging Face hub")
     return download_from_hub(text, revision=revision, cache_dir=cache_dir)

@@ -17,6 +17,7 @@ MolpeftError listing the keys.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,6 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from molpeft_cli.console import detail, info
 from molpeft_cli.data.atomic import atomic_dir
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.model.config import MolformerConfig
@@ -34,6 +34,8 @@ from molpeft_cli.model.heads import MolformerForMaskedLM, MolformerForRegression
 from molpeft_cli.model.hub import resolve_checkpoint
 from molpeft_cli.model.modeling import MolformerModel, MolformerPreTrainedModel
 from molpeft_cli.model.tokenizer import VOCAB_FILE, MolformerTokenizer
+
+log = logging.getLogger(__name__)
 
 MODEL_KINDS: dict[str, type[MolformerPreTrainedModel]] = {
     "encoder": MolformerModel,
@@ -91,7 +93,7 @@ def read_config(directory: Path, overrides: dict[str, Any] | None = None) -> Mol
         raise MolpeftError(f"{config_path} has model_type {fields.get('model_type')!r}, not 'molformer'")
     fields.pop("model_type")
     if fields.pop("auto_map", None) is not None:
-        detail("ignoring the config's auto_map (remote code): the native implementation is used")
+        log.debug("ignoring the config's auto_map (remote code): the native implementation is used")
     reference = MolformerConfig()
     for key in overrides or {}:
         if not hasattr(reference, key):
@@ -219,12 +221,14 @@ def load_pretrained(
     config_overrides: dict[str, Any] | None = None,
     revision: str | None = None,
     cache_dir: str | os.PathLike | None = None,
+    notes_level: int = logging.INFO,
 ) -> LoadedModel:
     """Load model + tokenizer from a checkpoint directory, bundled model name, or hub id.
 
     model_class: MolformerModel / MolformerForMaskedLM / MolformerForRegression, or "encoder" / "mlm" /
     "regression". config_overrides: config fields to change before the model is built (e.g.
-    {"classifier_dropout_prob": 0.5}). The model is returned in eval mode.
+    {"classifier_dropout_prob": 0.5}). notes_level: the log level of the head-difference notes (DEBUG where
+    the caller expects them). The model is returned in eval mode.
     """
     if isinstance(model_class, str):
         if model_class not in MODEL_KINDS:
@@ -248,8 +252,8 @@ def load_pretrained(
     usable = reconcile_keys(model, state, report)
     model.load_state_dict(usable, strict=False)
     for note in report.notes:
-        info(note)
-    detail(f"loaded {type(model).__name__} from {directory / weights_file}")
+        log.log(notes_level, note)
+    log.debug(f"loaded {type(model).__name__} from {directory / weights_file}")
     return LoadedModel(model.eval(), tokenizer, report)
 
 

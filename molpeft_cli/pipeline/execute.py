@@ -1,19 +1,40 @@
-"""Run a study plan: each step is one `molpeft` command, run in this process; a step whose manifest records the
-same command line and the same input hashes (and whose outputs exist) is skipped, so an interrupted run resumes.
+"""Run a study plan: each step calls its library function (`molpeft_cli.steps`) in this process with the config
+that its command line stands for; a step whose manifest records the same command line and the same input hashes
+(and whose outputs exist) is skipped, so an interrupted run resumes. The command lines are recorded in the
+manifests and written to the Makefile, so `make` reproduces the same steps through the CLI.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shlex
-import sys
 import time
 from pathlib import Path
 
-from molpeft_cli.console import info, warn
 from molpeft_cli.data.manifest import sha256_path
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.pipeline.plan import Step, StudyPlan
+from molpeft_cli.settings import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(MolpeftError):
+    """A step of the study failed; names the step, the reason, and its command line."""
+
+    def __init__(self, step: Step, command: str, cause: MolpeftError):
+        self.step, self.command, self.cause = step, command, cause
+        self.exit_code = cause.exit_code
+        super().__init__(self.render())
+
+    def render(self, flag_of=None) -> str:
+        from molpeft_cli.schema import flag_of as flag_in
+        from molpeft_cli.steps import step as step_function
+
+        config_cls, _ = step_function(self.step.argv[0])
+        # the step's own command line is the pipeline's product, so its settings read as that command's flags
+        return f"step {self.step.name} failed: {self.cause.render(lambda s: flag_in(config_cls, s))} ({self.command})"
 
 
 def is_current(step: Step) -> bool:
@@ -42,52 +63,52 @@ def command_line(step: Step, global_args: list[str]) -> str:
     return shlex.join(["molpeft", *global_args, *step.argv])
 
 
-def run_step(step: Step, global_args: list[str]) -> None:
-    """Invoke the molpeft command in-process, exactly as the command line would."""
-    import contextlib
-    import io
+def step_config(step: Step):
+    """The config that a step's command line stands for, read by the same declarations the CLI derives from."""
+    from molpeft_cli.schema import parse_args
+    from molpeft_cli.steps import step as step_function
 
-    from molpeft_cli.cli.app import app
-    from molpeft_cli.console import verbosity
+    config_cls, _ = step_function(step.argv[0])
+    return parse_args(config_cls, step.argv[1:])
 
-    saved = sys.argv
-    sys.argv = ["molpeft", *global_args, *step.argv]
-    # a step's stdout (e.g. eval's metrics JSON) is data for whoever runs that step alone; `run` keeps its
-    # stdout clean and shows it on stderr only with -v
-    sink = sys.stderr if verbosity() >= 1 else io.StringIO()
+
+def run_step(step: Step, global_args: list[str], runtime: Runtime | None = None) -> None:
+    """Call the step's library function with its config; its manifests record the step's command line."""
+    from molpeft_cli.steps import step as step_function
+
+    _, function = step_function(step.argv[0])
     try:
-        with contextlib.redirect_stdout(sink):
-            code = app([*global_args, *step.argv], standalone_mode=False, prog_name="molpeft")
-    finally:
-        sys.argv = saved
-    if code not in (None, 0):
-        raise MolpeftError(f"step {step.name} failed (exit {code}): {command_line(step, global_args)}")
+        function(step_config(step), runtime or Runtime(), argv=["molpeft", *global_args, *step.argv])
+    except MolpeftError as exc:
+        raise StepFailed(step, command_line(step, global_args), exc) from exc
 
 
-def execute(plan: StudyPlan, global_args: list[str], dry_run: bool = False) -> dict[str, int]:
+def plan_status(plan: StudyPlan) -> list[tuple[Step, bool]]:
+    """Each step with whether it is up to date."""
+    return [(step, is_current(step)) for step in plan.steps]
+
+
+def execute(plan: StudyPlan, global_args: list[str], dry_run: bool = False,
+            runtime: Runtime | None = None) -> dict[str, int]:
+    """Run the steps that are not up to date, in order; with `dry_run`, only count them."""
     counts = {"run": 0, "skipped": 0}
     total = len(plan.steps)
     for i, step in enumerate(plan.steps, 1):
         current = is_current(step)
         if dry_run:
-            from molpeft_cli.console import console
-
-            mark = "skip" if current else "run "
-            console.print(f"[{i:>3}/{total}] {mark} {command_line(step, global_args)}", soft_wrap=True, markup=False,
-                          highlight=False)
             counts["skipped" if current else "run"] += 1
             continue
         if current:
             counts["skipped"] += 1
-            info(f"[dim][{i:>3}/{total}] up to date: {step.name}[/dim]")
+            log.info(f"[{i:>3}/{total}] up to date: {step.name}")
             continue
-        info(f"[bold][{i:>3}/{total}] {step.name}[/bold]")
+        log.info(f"[{i:>3}/{total}] {step.name}")
         start = time.perf_counter()
-        run_step(step, global_args)
+        run_step(step, global_args, runtime)
         counts["run"] += 1
-        info(f"[dim]    {step.name} took {time.perf_counter() - start:.1f} s[/dim]")
+        log.info(f"    {step.name} took {time.perf_counter() - start:.1f} s")
     if counts["run"] == 0 and not dry_run:
-        warn("every step was already up to date; nothing ran")
+        log.warning("every step was already up to date; nothing ran")
     return counts
 
 

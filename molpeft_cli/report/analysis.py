@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from molpeft_cli.console import info, warn
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.report.baseline import ForestConfig, forest_baselines
 from molpeft_cli.report.collect import DIRECT_VARIANT, MAIN_VARIANT, RunData
 from molpeft_cli.report.stats import N_RESAMPLES, Interval, cell_summary, compare_cells, differences_to_none
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Analysis:
 
 
 def analyse(data: RunData, options: ReportOptions) -> Analysis:
-    info(f"comparing {data.metrics.height} evaluated cells over {len(data.seeds)} seed(s) "
+    log.info(f"comparing {data.metrics.height} evaluated cells over {len(data.seeds)} seed(s) "
          f"({options.n_resamples} bootstrap resamples)")
     analysis = Analysis(
         data=data, options=options, summary=cell_summary(data.metrics),
@@ -72,11 +74,11 @@ def _add_baseline(analysis: Analysis, run_dir: Path) -> None:
     if missing:
         analysis.baseline_note = f"data/split.parquet lacks {', '.join(missing)}, so no random-forest baseline"
         return
-    info(f"random-forest baseline ({options.forest.n_trees} trees) for seed(s) "
+    log.info(f"random-forest baseline ({options.forest.n_trees} trees) for seed(s) "
          f"{', '.join(map(str, data.seeds))}; cached in {run_dir / 'baseline'}")
     try:
         analysis.baseline, analysis.baseline_predictions = forest_baselines(run_dir, split_path, data.seeds,
                                                                             options.forest)
     except MolpeftError as exc:  # a baseline problem should not cost the user the whole report
-        warn(str(exc))
+        log.warning(str(exc))
         analysis.baseline_note = str(exc)

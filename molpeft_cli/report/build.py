@@ -22,9 +22,11 @@ INPUTS = ("run.json", "data/split.parquet", "data/pool.parquet", "data/split_com
           "eval", "selections", "scores")
 
 
-def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOptions | None = None) -> Path:
+def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOptions | None = None,
+                 argv: list[str] | None = None) -> Path:
     """Write report.md, report.html (self-contained), figures/*.png, cells.parquet, differences.parquet and
-    manifest.json to `out_dir`, replacing it as a whole; returns `out_dir`."""
+    manifest.json to `out_dir`, replacing it as a whole; returns `out_dir`. `argv`: the command line recorded in
+    the manifest."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     options = options or ReportOptions()
     started = now()
@@ -42,7 +44,8 @@ def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOption
         inputs = {name: str(run_dir / name) for name in INPUTS if (run_dir / name).exists()}
         extra = {"seeds": data.seeds, "cells": data.metrics.height, "missing_cells": missing_cells(data),
                  "test_target_sources": data.test_target_sources}
-        write_manifest(tmp, build_manifest("report", params, options.seed, inputs, started, extra), outputs_dir=True)
+        write_manifest(tmp, build_manifest("report", params, options.seed, inputs, started, extra,
+                                                argv=argv), outputs_dir=True)
     return out_dir
 
 

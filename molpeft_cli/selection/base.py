@@ -3,6 +3,7 @@ deterministic ordering by score, and the output table (pool rows + score, rank, 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -11,9 +12,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from molpeft_cli.console import warn
 from molpeft_cli.data.tables import require_columns
 from molpeft_cli.errors import MolpeftError
+
+log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS: dict[str, str] = {
     "score": "the strategy's score (documented per strategy); higher was chosen first except for maxmin",
@@ -63,7 +65,7 @@ def check_pool(pool: pl.DataFrame, columns: Sequence[str] = ("mol_id",)) -> None
 
 def capped_k(k: int, available: int, what: str) -> int:
     if k > available:
-        warn(f"asked for k={k} but only {available} {what}; choosing all of them")
+        log.warning(f"asked for k={k} but only {available} {what}; choosing all of them")
     return min(k, available)
 
 

@@ -3,15 +3,17 @@ loss), highest first; scores come from `molpeft influence` (sign convention: mol
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from molpeft_cli.console import info
 from molpeft_cli.data.tables import require_columns
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.selection.base import SelectionConfig, SelectionContext, choose_top, selection_frame
+
+log = logging.getLogger(__name__)
 
 NAME = "influence"
 
@@ -29,7 +31,7 @@ class InfluenceConfig(SelectionConfig):
 def select_influence(pool: pl.DataFrame, config: InfluenceConfig, context: SelectionContext) -> pl.DataFrame:
     scores = _pool_scores(pool, context.scores)
     positive = scores > 0
-    info(f"{int(positive.sum())} of {pool.height} pool molecules have a positive influence score")
+    log.info(f"{int(positive.sum())} of {pool.height} pool molecules have a positive influence score")
     order = choose_top(pool, scores, config, eligible=positive)
     return selection_frame(pool, order, scores, NAME)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import polars as pl
 
-from molpeft_cli.console import info, warn
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EXCLUDED_SPLITS = ("valid", "test")
 
@@ -18,11 +21,11 @@ def guard_pool(pool: pl.DataFrame, split: pl.DataFrame | None, splits: tuple[str
     if split is None:
         return pool, {"excluded": 0}
     if "split" not in split.columns:
-        raise MolpeftError("--exclude needs a split table (with a `split` column)")
+        raise SettingError("exclude", "{setting} needs a split table (with a `split` column)")
     hits, summary = audit_pool(split.filter(pl.col("split").is_in(list(splits))), pool)
     leaking = sorted(set(hits["pool_mol_id"].to_list()))
     if leaking:
-        warn(f"excluded {len(leaking)} pool molecules that are {'/'.join(splits)} compounds "
+        log.warning(f"excluded {len(leaking)} pool molecules that are {'/'.join(splits)} compounds "
              f"({summary.same_inchikey} same InChIKey, {summary.same_skeleton - summary.same_inchikey} "
              f"same stereo-free skeleton): {', '.join(leaking[:5])}{' ...' if len(leaking) > 5 else ''}")
     return pool.filter(~pl.col("mol_id").is_in(leaking)), {
@@ -31,7 +34,7 @@ def guard_pool(pool: pl.DataFrame, split: pl.DataFrame | None, splits: tuple[str
 
 
 def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batch_size: int = 64,
-                       bf16: bool = False):
+                       bf16: bool = False, device: str = "auto"):
     """Model, predict function and ordered pool batches for MC dropout, in original label units. The pool
     should be sorted by length (see `length_sorted`) so that batches in pool order carry little padding."""
     from molpeft_cli.selection.base import SelectionContext
@@ -39,7 +42,7 @@ def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batc
     from molpeft_cli.training.checkpoint import load_finetuned
     from molpeft_cli.training.regression import encode
 
-    ft = load_finetuned(checkpoint)
+    ft = load_finetuned(checkpoint, device)
     enc = encode(ft.tokenizer, pool["smiles_canonical"].to_list(), truncate, ids=pool["mol_id"].to_list())
     batches = []
     for start in range(0, len(enc.input_ids), batch_size):  # pool order, as select_mcdropout requires
@@ -67,14 +70,15 @@ def length_sorted(pool: pl.DataFrame) -> pl.DataFrame:
 
 def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.DataFrame | None,
                   excluded_splits: tuple[str, ...], train: pl.DataFrame | None, model: str | None,
-                  scores: pl.DataFrame | None, truncate: bool, bf16: bool = False) -> tuple[pl.DataFrame, dict]:
+                  scores: pl.DataFrame | None, truncate: bool, bf16: bool = False,
+                  device: str = "auto") -> tuple[pl.DataFrame, dict]:
     """`split` is guarded against (its excluded splits); `train`'s train split steers maxmin away from it."""
     from dataclasses import fields
 
     from molpeft_cli.selection import REGISTRY, SelectionContext, select_pool
 
     if strategy not in REGISTRY:
-        raise MolpeftError(f"unknown --strategy {strategy!r}; choose one of {', '.join(REGISTRY)}")
+        raise SettingError("strategy", f"unknown {{setting}} {strategy!r}; choose one of {', '.join(REGISTRY)}")
     kept, guard = guard_pool(pool, split, excluded_splits)
     if kept.height == 0:
         raise MolpeftError("no pool molecules left after the leakage guard")
@@ -84,19 +88,19 @@ def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.Da
     context = SelectionContext()
     if strategy == "maxmin" and train is not None:
         if "split" not in train.columns:
-            raise MolpeftError("--train needs a split table (with a `split` column)")
+            raise SettingError("train", "{setting} needs a split table (with a `split` column)")
         context = SelectionContext(train_smiles=train.filter(pl.col("split") == "train")["smiles_canonical"]
                                    .to_list())
     elif strategy == "mcdropout":
         if model is None:
-            raise MolpeftError("--strategy mcdropout needs --model (a fine-tuned checkpoint)")
+            raise SettingError("model", "{strategy} mcdropout needs {setting} (a fine-tuned checkpoint)")
         kept = length_sorted(kept)
-        context = mc_dropout_context(model, kept, truncate, bf16=bf16)
+        context = mc_dropout_context(model, kept, truncate, bf16=bf16, device=device)
     elif strategy == "influence":
         if scores is None:
-            raise MolpeftError("--strategy influence needs --scores (the table from `molpeft influence`)")
+            raise SettingError("scores", "{strategy} influence needs {setting} (the table from the influence step)")
         context = SelectionContext(scores=scores)
     chosen = select_pool(kept, strategy, config, context)
-    info(f"{strategy}: chose {chosen.height} of {kept.height} pool molecules"
+    log.info(f"{strategy}: chose {chosen.height} of {kept.height} pool molecules"
          + (f" ({guard['excluded']} excluded as valid/test compounds)" if guard["excluded"] else ""))
     return chosen, {"guard": guard, "config": config.to_dict(), "chosen": chosen.height}

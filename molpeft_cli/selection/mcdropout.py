@@ -7,6 +7,7 @@ score = the standard deviation of the predictions over passes (`prediction_mean`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from molpeft_cli.console import warn
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.selection.base import SelectionConfig, SelectionContext, choose_top, selection_frame
+
+log = logging.getLogger(__name__)
 
 NAME = "mcdropout"
 
@@ -88,7 +90,7 @@ def mc_dropout_predictions(
     devices = [device] if device.type == "cuda" else []
     with dropout_only_train_mode(model) as n_dropout, torch.no_grad(), torch.random.fork_rng(devices=devices):
         if n_dropout == 0:
-            warn("the model has no Dropout modules: MC dropout spreads will all be zero")
+            log.warning("the model has no Dropout modules: MC dropout spreads will all be zero")
         torch.manual_seed(seed)
         for batch in batches:
             rows = batch_size(batch)

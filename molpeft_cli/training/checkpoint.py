@@ -83,7 +83,8 @@ def save_finetuned(directory: Path, model: nn.Module, tokenizer, adapter, meta: 
     return files
 
 
-def load_finetuned(directory: str | os.PathLike) -> FinetunedModel:
+def load_finetuned(directory: str | os.PathLike, device: str = "auto") -> FinetunedModel:
+    """The fine-tuned model (eval mode, on `device`: auto takes CUDA when available), its tokenizer and meta."""
     from molpeft_cli.adapters import REGISTRY
     from molpeft_cli.model.loading import load_pretrained, load_tokenizer, read_config
 
@@ -119,7 +120,7 @@ def load_finetuned(directory: str | os.PathLike) -> FinetunedModel:
         raise CheckpointError(f"{weights}: {describe_load_error(exc)}") from None
     from molpeft_cli.settings import resolve_device
 
-    return FinetunedModel(model.to(resolve_device()).eval(), load_tokenizer(directory), meta)
+    return FinetunedModel(model.to(resolve_device(device)).eval(), load_tokenizer(directory), meta)
 
 
 class CheckpointError(MolpeftError):
@@ -165,14 +166,10 @@ def describe_load_error(exc: BaseException) -> str:
 
 
 def _quiet_load(load_pretrained, base_dir, overrides):
-    from molpeft_cli import console
+    import logging
 
-    level = console.verbosity()
-    console.set_verbosity(min(level, -1) if level < 1 else level)  # the base's head note is expected here
-    try:
-        return load_pretrained(base_dir, "regression", config_overrides=overrides)
-    finally:
-        console.set_verbosity(level)
+    # the base's head note (an MLM head where a regression head is built) is expected here: debug only
+    return load_pretrained(base_dir, "regression", config_overrides=overrides, notes_level=logging.DEBUG)
 
 
 def _find_base(base: dict[str, str], checkpoint: Path) -> Path:

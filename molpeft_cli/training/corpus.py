@@ -3,17 +3,18 @@ line, optionally gzipped, optionally with a `smiles` header), and the seeded hel
 
 from __future__ import annotations
 
-import gzip
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.data.smiles_files import is_plain_smiles_file, read_smiles_file
+from molpeft_cli.errors import MolpeftError, SettingError
 
-PLAIN_SUFFIXES = (".smi", ".smiles", ".txt")
+log = logging.getLogger(__name__)
+
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv")
-HEADER_NAMES = ("smiles", "canonical_smiles", "smiles_canonical", "smi")
 
 
 @dataclass
@@ -30,58 +31,6 @@ class Corpus:
 
 def _suffixes(path: Path) -> list[str]:
     return [s.lower() for s in path.suffixes]
-
-
-def _open_text(path: Path):
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
-def _first_line(path: Path) -> str:
-    try:
-        with _open_text(path) as fh:
-            return fh.readline()
-    except (OSError, EOFError) as exc:
-        raise MolpeftError(f"cannot read {path}: {exc}") from None
-
-
-def is_plain_smiles_file(path: Path) -> bool:
-    """Plain SMILES: a .smi/.smiles/.txt name (gz allowed), or a text file whose first line has no comma or tab
-    (a one-column CSV such as MOSES' train.csv.gz). Parquet files and multi-column CSVs are tables."""
-    suffixes = _suffixes(path)
-    stem_suffixes = [s for s in suffixes if s != ".gz"]
-    last = stem_suffixes[-1] if stem_suffixes else ""
-    if last in PLAIN_SUFFIXES:
-        return True
-    if last in (".parquet", ".pq"):
-        return False
-    with open(path, "rb") as fh:
-        if fh.read(4) == b"PAR1":
-            return False
-    line = _first_line(path)
-    return "," not in line and "\t" not in line
-
-
-def read_smiles_file(path: Path) -> tuple[list[str], int]:
-    """SMILES from a plain file: the first whitespace-separated field of each non-empty line (as in .smi files,
-    where a name may follow); a first line that is a column name such as `SMILES` is skipped. Returns (smiles,
-    lines read)."""
-    smiles: list[str] = []
-    lines = 0
-    try:
-        with _open_text(path) as fh:
-            for line in fh:
-                lines += 1
-                fields = line.split()
-                if not fields:
-                    continue
-                if lines == 1 and fields[0].lower() in HEADER_NAMES:
-                    continue
-                smiles.append(fields[0])
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise MolpeftError(f"cannot read {path}: {exc}") from None
-    return smiles, lines
 
 
 def load_corpus(source: str, splits: Sequence[str] | None = ("train",),
@@ -110,8 +59,7 @@ def load_corpus(source: str, splits: Sequence[str] | None = ("train",),
 
 
 def _table_corpus(path: Path, splits: Sequence[str] | None, columns: Sequence[str]) -> Corpus:
-    from molpeft_cli.cli.common import load_molecules
-    from molpeft_cli.console import warn
+    from molpeft_cli.data.loading import load_molecules
 
     table = load_molecules(str(path), "input", unlabeled=True)
     rows = table.height
@@ -125,7 +73,7 @@ def _table_corpus(path: Path, splits: Sequence[str] | None, columns: Sequence[st
         table = table.filter(table["split"].is_in(list(splits)))
         note = f"(in split(s) {', '.join(splits)})"
     elif tuple(splits) != ("train",):
-        warn(f"{path} has no split column: --splits is ignored and all {rows} molecules are used")
+        log.warning(f"{path} has no split column: --splits is ignored and all {rows} molecules are used")
     picked = [c for c in columns if c in table.columns] or ["smiles"]
     smiles = list(dict.fromkeys(s for c in picked for s in table[c].drop_nulls().to_list() if s))
     return Corpus(smiles, str(path), "table", rows, rows - table.height, note)
@@ -135,7 +83,7 @@ def holdout_split(n: int, holdout: float, seed: int) -> tuple[list[int], list[in
     """(train, held-out) positions: a seeded choice of round(holdout * n) molecules (holdout < 1) or of
     int(holdout) molecules (holdout >= 1), at least one molecule always left for training."""
     if holdout < 0:
-        raise MolpeftError("--holdout must be >= 0")
+        raise SettingError("holdout", "{setting} must be >= 0")
     count = int(holdout) if holdout >= 1 else round(holdout * n)
     count = min(count, n - 1)
     if holdout > 0 and count == 0 and n >= 2:

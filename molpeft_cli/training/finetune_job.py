@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from molpeft_cli.console import info, verbosity, warn
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.settings import Runtime
 from molpeft_cli.training.options import FinetuneOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneOutcome:
+    checkpoint: Path  # the checkpoint directory written
+    meta: dict[str, Any]  # what finetune.json records: method, counts, best epoch and valid MSE, selection, ...
+    log: pl.DataFrame  # one row per epoch: train_loss, valid_mse, valid_mae, seconds
 
 
 def gather_training_data(split: pl.DataFrame, extras: list[pl.DataFrame], drop_leaking: bool) -> pl.DataFrame:
@@ -24,16 +37,16 @@ def gather_training_data(split: pl.DataFrame, extras: list[pl.DataFrame], drop_l
         if leaking:
             listed = ", ".join(sorted(leaking)[:5])
             if not drop_leaking:
-                raise MolpeftError(f"--extra table {i + 1} has {len(leaking)} molecules that are valid/test "
-                                   f"compounds ({listed}); select with `molpeft select` (it excludes them) "
-                                   "or pass --drop-leaking")
-            warn(f"dropping {len(leaking)} --extra molecules that are valid/test compounds: {listed}")
+                raise SettingError("extra", f"{{setting}} table {i + 1} has {len(leaking)} molecules that are "
+                                   f"valid/test compounds ({listed}); select with the select step (it excludes "
+                                   "them) or set {drop_leaking}")
+            log.warning(f"dropping {len(leaking)} --extra molecules that are valid/test compounds: {listed}")
             extra = extra.filter(~pl.col("mol_id").is_in(list(leaking)))
         parts.append(extra.select("mol_id", "smiles_canonical", "inchikey", "label"))
     data = pl.concat(parts, how="vertical_relaxed")
     dup = data.filter(pl.col("inchikey").is_duplicated())
     if dup.height:
-        warn(f"{dup['inchikey'].n_unique()} compounds occur in more than one training source; each copy trains")
+        log.warning(f"{dup['inchikey'].n_unique()} compounds occur in more than one training source; each copy trains")
     return data
 
 
@@ -48,27 +61,32 @@ def selection_name(extras: list[pl.DataFrame]) -> str:
 
 
 def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_ref: str, extra_paths: list[str],
-                 seed: int | None, drop_leaking: bool = False, config_file: str | None = None) -> Path:
+                 seed: int | None, drop_leaking: bool = False, config_file: str | None = None, *,
+                 runtime: Runtime = Runtime(), argv: list[str] | None = None,
+                 on_epoch: Callable[[dict], None] | None = None) -> FinetuneOutcome:
+    """Fine-tune on the split's train rows plus `extra_paths` tables, early stopping on its valid rows; write the
+    checkpoint directory (weights or adapter, finetune.json, training log, manifest). `on_epoch` gets each
+    epoch's row (a progress display); `seed` None takes the runtime's."""
     import torch
 
     from molpeft_cli.adapters import REGISTRY
     from molpeft_cli.adapters.base import count_parameters
-    from molpeft_cli.cli.common import Recorder, load_molecules
     from molpeft_cli.data.atomic import atomic_dir
+    from molpeft_cli.data.loading import load_molecules
+    from molpeft_cli.data.recorder import Recorder
     from molpeft_cli.data.tables import write_table
     from molpeft_cli.model.loading import load_pretrained
-    from molpeft_cli.settings import resolve_seed, settings
     from molpeft_cli.training.checkpoint import BaseModelRef, config_overrides, save_finetuned
     from molpeft_cli.training.regression import LabelledSet, finetune_regression
 
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    seed = resolve_seed(seed)
+    if runtime.threads:
+        torch.set_num_threads(runtime.threads)
+    seed = runtime.seed_for(seed)
     options = options.resolved()
     adapter = REGISTRY[options.peft]
     recorder = Recorder("finetune", {**options.to_dict(), "model": model_ref, "drop_leaking": drop_leaking},
                         seed, {"split": split_path, "config": config_file,
-                               **{f"extra_{i + 1}": p for i, p in enumerate(extra_paths)}})
+                               **{f"extra_{i + 1}": p for i, p in enumerate(extra_paths)}}, argv)
     split = load_molecules(split_path, "split")
     extras = [load_molecules(p, f"extra {i + 1}") for i, p in enumerate(extra_paths)]
     train_table = gather_training_data(split, extras, drop_leaking)
@@ -82,13 +100,14 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     model = adapter.prepare(loaded.model, options.to_dict())
     counts = count_parameters(model)
     selection = selection_name(extras)
-    info(f"{options.peft}: {counts.describe()}; {len(train.ids)} training molecules "
+    log.info(f"{options.peft}: {counts.describe()}; {len(train.ids)} training molecules "
          f"({len(train.ids) - split.filter(pl.col('split') == 'train').height} extra, selection {selection}), "
          f"{len(valid.ids)} validation")
-    result = _train_with_progress(model, loaded.tokenizer, options, train, valid, seed, finetune_regression)
+    result = finetune_regression(model, loaded.tokenizer, options, train, valid, seed, on_epoch,
+                                 device=runtime.device)
     if result.truncated:
-        warn(f"{len(result.truncated)} molecules were truncated to the model's positions (--truncate)")
-    info(f"best epoch {result.best_epoch}: valid MSE {result.best_valid_mse:.4f} "
+        log.warning(f"{len(result.truncated)} molecules were truncated to the model's positions (truncate)")
+    log.info(f"best epoch {result.best_epoch}: valid MSE {result.best_valid_mse:.4f} "
          f"({result.train_seconds:.1f} s training)")
     meta = {
         "peft": options.peft,
@@ -114,25 +133,5 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
                                                                    "best_epoch", "best_valid_mse", "selection",
                                                                    "truncated")}},
                        directory=True)
-    info(f"wrote {output}")
-    return Path(output)
-
-
-def _train_with_progress(model, tokenizer, options, train, valid, seed, trainer):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from molpeft_cli.console import console
-
-    if verbosity() < 0:
-        return trainer(model, tokenizer, options, train, valid, seed)
-    with Progress(TextColumn("[bold]fine-tuning[/bold]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                  transient=False) as progress:
-        task = progress.add_task("epochs", total=options.max_epochs, status="")
-
-        def on_epoch(row: dict) -> None:
-            mark = "*" if row["improved"] else " "
-            progress.update(task, advance=1, status=f"epoch {row['epoch']}{mark} train {row['train_loss']:.3f} "
-                            f"valid MSE {row['valid_mse']:.3f} MAE {row['valid_mae']:.3f}")
-
-        return trainer(model, tokenizer, options, train, valid, seed, on_epoch)
+    log.info(f"wrote {output}")
+    return FinetuneOutcome(Path(output), meta, result.log)

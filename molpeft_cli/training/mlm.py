@@ -8,7 +8,9 @@ budget, and resumable saves via `molpeft_cli.training.mlm_state`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import math
 import shutil
 import time
@@ -19,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.markup import escape
 from torch import nn
 
-from molpeft_cli.console import console, detail, info, verbosity
 from molpeft_cli.errors import MolpeftError
+from molpeft_cli.progress import ProgressFactory
 from molpeft_cli.training.batching import collate, make_batches
 from molpeft_cli.training.corpus import holdout_split
 from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
@@ -31,6 +32,8 @@ from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens,
 from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.mlm_state import SavedRun, TrainerState, restore_training, resume_dir, write_run
 from molpeft_cli.training.schedule import build_scheduler, warmup_steps_for
+
+log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 120
 HELDOUT_STREAM = 7  # the held-out masks come from their own seeded stream, fixed for the whole run
@@ -60,13 +63,6 @@ class MLMData:
     summary: dict[str, Any]
 
 
-@dataclass
-class MLMResult:
-    state: TrainerState
-    out_dir: Path
-    summary: dict[str, Any]
-
-
 def corpus_fingerprint(smiles: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(smiles).encode()).hexdigest()
 
@@ -80,6 +76,7 @@ def prepare_mlm_data(
     descriptor_values: np.ndarray | None = None,
     encoded=None,
     workers: int = 1,
+    progress: ProgressFactory | None = None,
 ) -> MLMData:
     """Encode (cutting molecules longer than the model's positions, and counting them), split off the seeded
     held-out part, and compute descriptor targets (z-scored with the training part's statistics).
@@ -95,11 +92,11 @@ def prepare_mlm_data(
         raise MolpeftError(f"{len(encoded.input_ids)} encoded molecules for {len(smiles)} SMILES")
     summary = encoded.summary()
     if summary["unknown_tokens"]:
-        shown = ", ".join(f"{escape(t)} ({n})" for t, n in list(summary["unknown_token_counts"].items())[:8])
-        info(f"[yellow]{summary['molecules_with_unknown_tokens']} molecules have tokens outside the vocabulary "
-             f"(<unk>): {shown}[/yellow]")
+        shown = ", ".join(f"{t} ({n})" for t, n in list(summary["unknown_token_counts"].items())[:8])
+        log.info(f"{summary['molecules_with_unknown_tokens']} molecules have tokens outside the vocabulary "
+             f"(<unk>): {shown}")
     if summary["truncated"]:
-        info(f"[yellow]{summary['truncated']} molecules are longer than {encoded.max_length} tokens: cut[/yellow]")
+        log.info(f"{summary['truncated']} molecules are longer than {encoded.max_length} tokens: cut")
     train_pos, held_pos = holdout_split(len(smiles), config.holdout, config.seed)
     train_ids = [encoded.input_ids[i] for i in train_pos]
     heldout_ids = [encoded.input_ids[i] for i in held_pos]
@@ -113,7 +110,7 @@ def prepare_mlm_data(
                 raise MolpeftError(f"descriptor values have shape {values.shape}; expected "
                                    f"({len(smiles)}, {len(DESCRIPTORS)})")
         else:
-            values = _descriptor_values(smiles, descriptor_cache, workers)
+            values = _descriptor_values(smiles, descriptor_cache, workers, progress)
         mean, sd = zscore_stats(values[train_pos])
         z = (values - mean) / sd
         train_targets, heldout_targets = z[train_pos].astype(np.float32), z[held_pos].astype(np.float32)
@@ -122,20 +119,16 @@ def prepare_mlm_data(
         if unparsable:
             what = "have no precomputed descriptors" if descriptor_values is not None else \
                 "could not be parsed by RDKit"
-            info(f"[yellow]{unparsable} SMILES {what}: no descriptor targets for them[/yellow]")
+            log.info(f"{unparsable} SMILES {what}: no descriptor targets for them")
     return MLMData(train_ids, heldout_ids, train_targets, heldout_targets, mean, sd, summary)
 
 
-def _descriptor_values(smiles: Sequence[str], cache: str | Path | None, workers: int) -> np.ndarray:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+def _descriptor_values(smiles: Sequence[str], cache: str | Path | None, workers: int,
+                       progress: ProgressFactory | None = None) -> np.ndarray:
     started = time.monotonic()
-    with Progress(TextColumn("descriptors"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, disable=verbosity() < 0, transient=True) as bar:
-        task = bar.add_task("descriptors", total=len(smiles))
-        values, computed = cached_descriptors(smiles, cache, workers=workers,
-                                              progress=lambda done: bar.update(task, completed=done))
-    info(f"descriptors: {len(smiles) - computed} from the cache, {computed} computed "
+    with (progress or _no_progress)("descriptors", len(smiles), 0) as bar:
+        values, computed = cached_descriptors(smiles, cache, workers=workers, progress=bar.update)
+    log.info(f"descriptors: {len(smiles) - computed} from the cache, {computed} computed "
          f"({time.monotonic() - started:.0f} s){f'; cache {cache}' if cache else ''}")
     return values
 
@@ -192,7 +185,9 @@ class MLMTrainer:
         clock_start: float | None = None,
         on_step: Callable[[int], None] | None = None,
         device: str | torch.device = "cpu",
+        progress: ProgressFactory | None = None,
     ) -> None:
+        self.progress = progress  # draws a bar; without one, a status line is logged every STATUS_EVERY_S
         self.device = torch.device(device)
         self.model, self.tokenizer, self.data, self.config = model.to(self.device), tokenizer, data, config
         self.out_dir = Path(out_dir)
@@ -359,7 +354,7 @@ class MLMTrainer:
         if row.get("heldout_descriptor_loss") is not None:
             parts.append(f"descriptor mse {row['heldout_descriptor_loss']:.4f}")
         parts.append(f"{row['molecules_per_second']:.0f} mol/s, {row['seconds'] / 60:.1f} min")
-        info(", ".join(parts))
+        log.info(", ".join(parts))
 
     def save(self, finished: bool = False) -> None:
         self.state.seconds = self._seconds()
@@ -381,7 +376,7 @@ class MLMTrainer:
         if finished:
             shutil.rmtree(resume_dir(self.out_dir), ignore_errors=True)
         self.last_saved_step = self.state.step
-        detail(f"saved step {self.state.step} to {target}")
+        log.debug(f"saved step {self.state.step} to {target}")
 
     # -- the loop -----------------------------------------------------------------------------------------------
     def train(self) -> TrainerState:
@@ -389,30 +384,25 @@ class MLMTrainer:
             return self._train()
         except KeyboardInterrupt:
             saved = resume_dir(self.out_dir)
-            where = (f"the last save (step {self.last_saved_step}) is in {saved}; --resume continues from it"
+            where = (f"the last save (step {self.last_saved_step}) is in {saved}; resume continues from it"
                      if self.last_saved_step is not None and (saved / "trainer_state").is_dir() else
                      "nothing was saved yet")
-            info(f"mlm interrupted at step {self.state.step}: {self.out_dir} was not written; {where}")
+            log.info(f"mlm interrupted at step {self.state.step}: {self.out_dir} was not written; {where}")
             raise
 
     def _train(self) -> TrainerState:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         state, config = self.state, self.config
         self._resumed_at = time.monotonic()
         if state.finished:
-            info(f"the run in {self.out_dir} has already finished ({state.stop_reason}); nothing to do")
+            log.info(f"the run in {self.out_dir} has already finished ({state.stop_reason}); nothing to do")
             return state
         if state.step:
-            info(f"resuming at step {state.step} (epoch {state.epoch})")
+            log.info(f"resuming at step {state.step} (epoch {state.epoch})")
         deadline = self.clock_start + config.max_minutes * 60 if config.max_minutes else math.inf
         state.window.setdefault("t0", self._seconds())
         stop_reason = ""
         last_status = time.monotonic()
-        columns = (TextColumn("mlm"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[status]}"))
-        with Progress(*columns, console=console, disable=verbosity() < 0, transient=True) as bar:
-            task = bar.add_task("mlm", total=self.total_steps, completed=state.step, status="")
+        with (self.progress or _no_progress)("mlm", self.total_steps, state.step) as bar:
             while not stop_reason:
                 if state.step >= self.total_steps:
                     stop_reason = "max steps" if config.max_steps and self.total_steps == config.max_steps \
@@ -431,12 +421,13 @@ class MLMTrainer:
                 state.batch_in_epoch += 1
                 self._accumulate(stats)
                 status = f"loss {stats['loss']:.3f} acc {stats['correct'] / max(stats['chosen'], 1):.3f}"
-                bar.update(task, completed=state.step, status=status)
-                if not console.is_terminal and time.monotonic() - last_status >= STATUS_EVERY_S:
+                bar.update(state.step, status)
+                if self.progress is None and time.monotonic() - last_status >= STATUS_EVERY_S:
                     last_status = time.monotonic()  # logs (nohup, CI) get a line now and then instead of a bar
                     seconds = self._seconds()
                     rate = state.window.get("molecules", 0.0) / max(seconds - state.window.get("t0", 0.0), 1e-9)
-                    info(f"step {state.step}/{self.total_steps}: {status}, {rate:.0f} mol/s, {seconds / 60:.1f} min")
+                    log.info(f"step {state.step}/{self.total_steps}: {status}, {rate:.0f} mol/s, "
+                             f"{seconds / 60:.1f} min")
                 epoch_done = state.batch_in_epoch == len(batches)
                 due = (state.step % self.eval_every == 0) if config.eval_every else epoch_done
                 if due and self._log_eval():
@@ -453,5 +444,15 @@ class MLMTrainer:
         how = (f"stopped (time budget used; state saved in {resume_dir(self.out_dir)}, --resume continues it)"
                if not state.finished else f"done ({stop_reason})")
         best = f"; best held-out loss {state.best_loss:.4f} at step {state.best_step}" if state.best_loss else ""
-        info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
+        log.info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
         return state
+
+
+class _NoBar:
+    def update(self, completed: int, status: str = "") -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _no_progress(name: str, total: int, completed: int = 0):
+    yield _NoBar()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 from molpeft_cli.training.schedule import SCHEDULES
 
 # Settings that must be equal for `--resume` to continue a run exactly; the others (time budget, saving) may change.
@@ -39,34 +39,35 @@ class MLMConfig:
     descriptor_weight: float = field(default=0.0, metadata={"help": "Weight of the RDKit-descriptor objective "
                                                                     "(0: off)."})
     descriptor_hidden: int = field(default=128, metadata={"help": "Hidden width of the descriptor head."})
-    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast on CPU (several times faster on "
-                                                          "CPUs with AVX512-BF16/AMX)."})
-    seed: int = 0
+    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast on the training device (CPUs with "
+                                                          "AVX512-BF16/AMX, and CUDA GPUs).",
+                                                "flags": ("--bf16/--fp32",)})
+    seed: int = field(default=0, metadata={"cli": False})  # the step's seed, resolved
 
     def __post_init__(self) -> None:
         checks = [
-            (0 < self.mask_prob < 1, "--mask-prob must be in (0, 1)"),
+            (0 < self.mask_prob < 1, "mask_prob", "{setting} must be in (0, 1)"),
             (0 <= self.mask_token_frac and 0 <= self.random_token_frac
-             and self.mask_token_frac + self.random_token_frac <= 1,
-             "--mask-token-frac and --random-token-frac must be >= 0 and sum to at most 1"),
-            (self.lr > 0, "--lr must be > 0"),
-            (self.batch_size >= 1, "--batch-size must be >= 1"),
-            (self.epochs >= 1, "--epochs must be >= 1"),
-            (self.max_steps is None or self.max_steps >= 1, "--max-steps must be >= 1"),
-            (self.eval_every >= 0, "--eval-every must be >= 0"),
-            (self.save_every >= 1, "--save-every must be >= 1"),
-            (self.patience >= 0, "--patience must be >= 0"),
-            (self.holdout >= 0, "--holdout must be >= 0"),
-            (self.warmup >= 0, "--warmup must be >= 0"),
-            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
-            (self.max_grad_norm >= 0, "--max-grad-norm must be >= 0"),
-            (self.max_minutes is None or self.max_minutes > 0, "--max-minutes must be > 0"),
-            (self.descriptor_weight >= 0, "--descriptor-weight must be >= 0"),
-            (self.descriptor_hidden >= 1, "--descriptor-hidden must be >= 1"),
+             and self.mask_token_frac + self.random_token_frac <= 1, "mask_token_frac",
+             "{setting} and {random_token_frac} must be >= 0 and sum to at most 1"),
+            (self.lr > 0, "lr", "{setting} must be > 0"),
+            (self.batch_size >= 1, "batch_size", "{setting} must be >= 1"),
+            (self.epochs >= 1, "epochs", "{setting} must be >= 1"),
+            (self.max_steps is None or self.max_steps >= 1, "max_steps", "{setting} must be >= 1"),
+            (self.eval_every >= 0, "eval_every", "{setting} must be >= 0"),
+            (self.save_every >= 1, "save_every", "{setting} must be >= 1"),
+            (self.patience >= 0, "patience", "{setting} must be >= 0"),
+            (self.holdout >= 0, "holdout", "{setting} must be >= 0"),
+            (self.warmup >= 0, "warmup", "{setting} must be >= 0"),
+            (self.schedule in SCHEDULES, "schedule", f"{{setting}} must be one of {', '.join(SCHEDULES)}"),
+            (self.max_grad_norm >= 0, "max_grad_norm", "{setting} must be >= 0"),
+            (self.max_minutes is None or self.max_minutes > 0, "max_minutes", "{setting} must be > 0"),
+            (self.descriptor_weight >= 0, "descriptor_weight", "{setting} must be >= 0"),
+            (self.descriptor_hidden >= 1, "descriptor_hidden", "{setting} must be >= 1"),
         ]
-        for ok, message in checks:
+        for ok, setting, message in checks:
             if not ok:
-                raise MolpeftError(message)
+                raise SettingError(setting, message)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

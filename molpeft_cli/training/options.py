@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 
 PEFT_METHODS = ("full", "bitfit", "lora", "ia3")
 
@@ -29,24 +29,27 @@ class FinetuneOptions:
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA path"})
     grad_clip: float = field(default=1.0, metadata={"help": "gradient-norm clip (0 = off)"})
-    truncate: bool = field(default=False, metadata={"help": "cut molecules longer than the model's positions"})
+    truncate: bool = field(default=False, metadata={"help": "cut molecules longer than the model's positions "
+                                                            "(counted and recorded) instead of failing",
+                                                    "flags": ("--truncate",)})
     bf16: bool = field(default=False, metadata={"help": "train under bfloat16 autocast (CPU: several times faster; "
-                                                        "validation and predictions stay float32)"})
+                                                        "validation and predictions stay float32)",
+                                                "flags": ("--bf16/--fp32",)})
 
     def __post_init__(self) -> None:
         if self.peft not in PEFT_METHODS:
-            raise MolpeftError(f"unknown --peft {self.peft!r}; choose one of {', '.join(PEFT_METHODS)}")
+            raise SettingError("peft", f"unknown {{setting}} {self.peft!r}; choose one of {', '.join(PEFT_METHODS)}")
         for name in ("batch_size", "max_epochs", "lora_rank"):
             if getattr(self, name) < 1:
-                raise MolpeftError(f"--{name.replace('_', '-')} must be at least 1")
+                raise SettingError(name, "{setting} must be at least 1")
         if self.patience < 0:
-            raise MolpeftError("--patience must be non-negative")
+            raise SettingError("patience", "{setting} must be non-negative")
         if self.lr is not None and not self.lr > 0:
-            raise MolpeftError("--lr must be positive")
+            raise SettingError("lr", "{setting} must be positive")
         for name in ("classifier_dropout", "embedding_dropout", "hidden_dropout", "lora_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
-                raise MolpeftError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+                raise SettingError(name, f"{{setting}} must be in [0, 1), got {value}")
 
     def resolved(self) -> FinetuneOptions:
         """Fill the per-method defaults (learning rate, head dropout) from the adapter registry."""

@@ -7,6 +7,7 @@ epoch's weights are restored. Runs are seeded: the same seed on the same machine
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -17,10 +18,12 @@ import polars as pl
 import torch
 from torch import nn
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.training.batching import iter_batches, restore_order
 from molpeft_cli.training.metrics import regression_metrics
 from molpeft_cli.training.options import FinetuneOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,7 +75,6 @@ class FinetuneResult:
 def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Sequence[str] | None = None,
            what: str = "input"):
     """Token ids for a set of molecules; molecules with tokens outside the vocabulary are reported (<unk>)."""
-    from molpeft_cli.console import warn
     from molpeft_cli.model import encode_smiles
 
     if isinstance(data, LabelledSet):
@@ -82,7 +84,7 @@ def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Se
     summary = encoded.summary()
     if summary["unknown_tokens"]:
         tokens = ", ".join(f"{t} x{n}" for t, n in list(summary["unknown_token_counts"].items())[:5])
-        warn(f"{summary['molecules_with_unknown_tokens']} {what} molecules contain tokens outside the model's "
+        log.warning(f"{summary['molecules_with_unknown_tokens']} {what} molecules contain tokens outside the model's "
              f"vocabulary (read as <unk>): {tokens}")
     return encoded
 
@@ -111,6 +113,7 @@ def finetune_regression(
     valid: LabelledSet,
     seed: int,
     on_epoch: Callable[[dict], None] | None = None,
+    device: str = "auto",
 ) -> FinetuneResult:
     """Train `model` (already prepared by its adapter) and return it with the best validation epoch restored."""
     if len(train.ids) == 0:
@@ -120,7 +123,7 @@ def finetune_regression(
     from molpeft_cli.settings import resolve_device
 
     torch.manual_seed(seed)
-    device = torch.device(resolve_device())
+    device = torch.device(resolve_device(device))
     model.to(device)
     scaler = LabelScaler.fit(train.labels)
     enc_train = encode(tokenizer, train, options.truncate, what="training")
@@ -147,7 +150,7 @@ def finetune_regression(
                 out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
             loss = nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
             if not torch.isfinite(loss):
-                raise MolpeftError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower --lr")
+                raise SettingError("lr", f"training diverged at epoch {epoch} (loss {loss.item()}); lower {{setting}}")
             loss.backward()
             if options.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(trainable, options.grad_clip)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 
 SCHEDULES = ("cosine", "linear", "constant")
 
@@ -13,7 +13,7 @@ SCHEDULES = ("cosine", "linear", "constant")
 def warmup_steps_for(total_steps: int, warmup: float) -> int:
     """`warmup` < 1 is a fraction of the total steps, >= 1 a number of steps."""
     if warmup < 0:
-        raise MolpeftError("--warmup must be >= 0")
+        raise SettingError("warmup", "{setting} must be >= 0")
     steps = int(warmup) if warmup >= 1 else round(warmup * total_steps)
     return min(steps, total_steps)
 

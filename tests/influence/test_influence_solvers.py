@@ -114,10 +114,10 @@ def test_solver_config_defaults_are_the_seed_settings() -> None:
     assert config.to_dict()["step"] == 0.04 and math.isclose(config.lissa_tol, 0.01)
 
 
-def test_unconverged_solve_warns_with_advice(mlp_problem, capsys) -> None:
+def test_unconverged_solve_warns_with_advice(mlp_problem, caplog) -> None:
     names = [name for name, _ in mlp_problem.model.named_parameters()]
     objective = FlatObjective(mlp_problem.model, mse_loss, names)
     v = objective.mean_grad([mlp_problem.valid])
     result = solve_ihvp(objective, [mlp_problem.train], v, SolverConfig(depth=20))
     assert not result.converged
-    assert "lissa did not converge" in capsys.readouterr().err
+    assert "lissa did not converge" in caplog.text

@@ -3,6 +3,7 @@ formats, the hub path (offline, unreachable, and a fake hub on 127.0.0.1), and s
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import huggingface_hub.constants as hub_constants
@@ -67,14 +68,15 @@ def test_encoder_only_checkpoint_into_regression_initialises_the_head(tmp_path, 
     assert not loaded.model.training
 
 
-def test_port_classifier_head_is_ignored_and_reported(tmp_path, write_checkpoint, capsys):
+def test_port_classifier_head_is_ignored_and_reported(tmp_path, write_checkpoint, caplog):
+    caplog.set_level(logging.INFO, logger="molpeft_cli")
     write_checkpoint(tmp_path, TINY_FIELDS, heads=("classifier",))
     report = load_pretrained(tmp_path, "regression").report
     assert len(report.unexpected_keys) == 6 and all(
         k.startswith("classifier.") for k in report.unexpected_keys
     )
     assert report.ignored_heads == ["published port's regression head (classifier.dense/dense2/out_proj)"]
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "a new one is initialised" in err and "classifier.dense/dense2/out_proj" in err
 
 

@@ -77,13 +77,13 @@ def test_shared_checks(pool: pl.DataFrame, name: str, config, make_context, orde
 
 @pytest.mark.parametrize(("name", "config", "make_context", "_"), CASES[:3], ids=[c[0] for c in CASES[:3]])
 def test_k_above_pool_size_takes_everything(
-    pool: pl.DataFrame, name: str, config, make_context, _, capsys
+    pool: pl.DataFrame, name: str, config, make_context, _, caplog
 ) -> None:
     small = pool.head(8)
     config = type(config)(**{**config.to_dict(), "k": 50})
     chosen = select_pool(small, name, config, make_context(small))
     assert chosen.height == 8
-    assert "only 8" in capsys.readouterr().err
+    assert "only 8" in caplog.text
 
 
 def test_seeds_change_random_and_maxmin_choices(pool: pl.DataFrame) -> None:

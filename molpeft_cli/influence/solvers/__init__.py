@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import torch
 
-from molpeft_cli.console import detail, info, warn
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 from molpeft_cli.influence.batches import Batch
 from molpeft_cli.influence.hvp import dense_hessian, full_batch_hvp, minibatch_hvp
 from molpeft_cli.influence.objective import FlatObjective
@@ -16,6 +16,8 @@ from molpeft_cli.influence.solvers.config import SOLVERS, SolverConfig
 from molpeft_cli.influence.solvers.exact import exact_ihvp
 from molpeft_cli.influence.solvers.lissa import auto_step, lissa_ihvp
 from molpeft_cli.influence.solvers.result import IHVPResult
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SOLVERS", "IHVPResult", "SolverConfig", "cg_ihvp", "exact_ihvp", "lissa_ihvp", "solve_ihvp"]
 
@@ -29,7 +31,7 @@ def solve_ihvp(
         if step is None:
             step, lam = auto_step(minibatch_hvp(objective, train_batches, config.hvp), objective.n_params,
                                   config.damping, dtype=v.dtype)
-            info(f"lissa: estimated largest Hessian eigenvalue {lam:.3g}; step {step:.3g}")
+            log.info(f"lissa: estimated largest Hessian eigenvalue {lam:.3g}; step {step:.3g}")
         result = lissa_ihvp(
             minibatch_hvp(objective, train_batches, config.hvp),
             v,
@@ -50,13 +52,14 @@ def solve_ihvp(
         )
     else:
         if objective.n_params > config.exact_max_params:
-            raise MolpeftError(
+            raise SettingError(
+                "solver",
                 f"solver 'exact' builds a dense {objective.n_params} x {objective.n_params} Hessian, "
                 f"above the limit of {config.exact_max_params} parameters; use a smaller scope "
-                "(head, last-1) or --solver cg"
+                "(head, last-1) or {setting} cg",
             )
         result = exact_ihvp(dense_hessian(objective, train_batches, config.hvp), v, damping=config.damping)
-    detail(
+    log.debug(
         f"{result.solver}: {result.iterations} iteration(s), relative residual {result.residual:.3g}, "
         f"converged={result.converged}"
     )
@@ -67,7 +70,7 @@ def solve_ihvp(
             advice = "the estimate is growing (negative curvature or too large a step): raise --damping"
         else:
             advice = "increase --depth, or --step while step*(largest eigenvalue + damping) < 2"
-        warn(
+        log.warning(
             f"{result.solver} did not converge (relative residual {result.residual:.3g} after "
             f"{result.iterations} iterations); scores are approximate: {advice}, "
             "or compare with --solver exact"

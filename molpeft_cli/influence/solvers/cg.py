@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 from molpeft_cli.influence.hvp import HvpFn
 from molpeft_cli.influence.solvers.result import IHVPResult
 
@@ -28,10 +28,11 @@ def cg_ihvp(
         ap = hvp(p) + damping * p
         curvature = float(p @ ap)
         if not math.isfinite(curvature) or curvature <= 0:
-            raise MolpeftError(
+            raise SettingError(
+                "damping",
                 f"CG met non-positive curvature ({curvature:.3g}) at iteration {iterations}: "
                 "H + damping*I is not positive definite (the model is not at a minimum of the training "
-                f"loss). Use a larger --damping (now {damping:g})"
+                f"loss). Use a larger {{setting}} (now {damping:g})",
             )
         alpha = rr / curvature
         x = x + alpha * p

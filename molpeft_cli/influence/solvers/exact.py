@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
-from molpeft_cli.console import warn
 from molpeft_cli.influence.solvers.result import IHVPResult
+
+log = logging.getLogger(__name__)
 
 
 def exact_ihvp(hessian: torch.Tensor, v: torch.Tensor, *, damping: float = 0.01) -> IHVPResult:
@@ -14,7 +17,7 @@ def exact_ihvp(hessian: torch.Tensor, v: torch.Tensor, *, damping: float = 0.01)
     eigenvalues = torch.linalg.eigvalsh(hessian)
     low, high = float(eigenvalues[0]), float(eigenvalues[-1])
     if low + damping <= 0:
-        warn(
+        log.warning(
             f"H + damping*I is not positive definite (smallest Hessian eigenvalue {low:.3g}, "
             f"damping {damping:g}); the solve runs but influence is unreliable: raise --damping above "
             "minus that eigenvalue"

@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.influence.hvp import HvpFn
 from molpeft_cli.influence.solvers.result import IHVPResult
 
@@ -79,10 +79,11 @@ def lissa_ihvp(
 
 def _raise_divergence(t: int, depth: int, norm: float, v_norm: float, step: float, damping: float) -> None:
     what = "became NaN/inf" if not math.isfinite(norm) else f"grew to {norm / v_norm:.3g} x |v|"
-    raise MolpeftError(
+    raise SettingError(
+        "step",
         f"LiSSA diverged at iteration {t}/{depth}: the estimate {what}; step*(H + damping*I) has eigenvalues "
-        f"outside (0, 2) on some training minibatch. Use --step auto, a smaller --step (now {step:g}), or a larger "
-        f"--damping (now {damping:g}), or --solver cg / exact"
+        f"outside (0, 2) on some training minibatch. Use {{setting}} auto, a smaller {{setting}} (now {step:g}), "
+        f"or a larger {{damping}} (now {damping:g}), or {{solver}} cg / exact",
     )
 
 

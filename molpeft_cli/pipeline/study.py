@@ -1,0 +1,125 @@
+"""The whole study from one profile (data, split, audit, stage-1 MLM, selections, the adapter x selection grid over
+seeds, eval, report): plan it, then run the steps that are not up to date."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from molpeft_cli.errors import InputError, SettingError
+from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
+from molpeft_cli.schema import option
+from molpeft_cli.settings import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyConfig:
+    output: str = option(help="Run directory (created; reused to resume).", flags=("--output", "-o"))
+    profile: str = option("quick", f"One of {', '.join(PROFILES)}.")
+    pool: str | None = option(None, "Pool CSV/parquet with SMILES and labels; default: carve one out of the "
+                              "dataset (whole scaffold groups).")
+    model: str | None = option(None, "Base model instead of the profile's.")
+    seeds: list[int] | None = option(None, "Comma-separated seeds (default: the profile's).", comma=True)
+    adapters: list[str] | None = option(None, f"Comma-separated subset of {','.join(ADAPTERS)}.", comma=True)
+    selections: list[str] | None = option(None, f"Comma-separated subset of {','.join(SELECTIONS)}.",
+                                          comma=True)
+    dry_run: bool = option(False, "Print the plan (run/skip per step) and stop.", flags=("--dry-run",))
+    makefile: str | None = option(None, "Also write the plan as a Makefile here (`make -j N -f PATH` runs cells "
+                                  "in parallel).")
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise SettingError("profile", f"unknown {{setting}} {self.profile!r}; choose one of "
+                               f"{', '.join(PROFILES)}")
+        for name, allowed in (("adapters", ADAPTERS), ("selections", SELECTIONS)):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise SettingError(name, f"unknown {name}: {', '.join(map(str, bad))}; choose from "
+                                   f"{', '.join(allowed)}")
+            if not values:
+                raise SettingError(name, "{setting} is empty")
+        if self.seeds is not None and not self.seeds:
+            raise SettingError("seeds", "{setting} is empty")
+
+
+@dataclass
+class StudyResult:
+    run_dir: Path
+    plan: Any  # pipeline.plan.StudyPlan
+    counts: dict[str, int] = field(default_factory=dict)  # steps run / skipped (dry run: would run / skip)
+    seconds: float = 0.0
+
+    @property
+    def report(self) -> Path:
+        return self.run_dir / "report" / "report.html"
+
+
+def plan_study(config: StudyConfig):
+    from molpeft_cli.pipeline.plan import build_plan
+
+    chosen = PROFILES[config.profile]
+    if config.pool is not None and not Path(config.pool).is_file():
+        raise InputError(f"pool file not found: {config.pool}")
+    return build_plan(Path(config.output), chosen, list(config.seeds or chosen.seeds),
+                      list(config.adapters or ADAPTERS), list(config.selections or SELECTIONS),
+                      str(Path(config.pool).resolve()) if config.pool else None, config.model)
+
+
+def global_args_for(runtime: Runtime, quiet: bool = False) -> list[str]:
+    """The global options each step's command line carries (recorded in its manifest and the Makefile)."""
+    args = ["-q"] if quiet else []
+    if runtime.threads:
+        args += ["--threads", str(runtime.threads)]
+    if runtime.device != "auto":
+        args += ["--device", runtime.device]
+    return args
+
+
+def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None,
+              quiet: bool = False) -> StudyResult:
+    """Run the whole study for a profile; steps already done with the same inputs and parameters are skipped.
+    `quiet` adds -q to the steps' recorded command lines (the CLI's -q)."""
+    from molpeft_cli.data.atomic import write_text_atomic
+    from molpeft_cli.data.manifest import now
+    from molpeft_cli.pipeline.execute import execute, write_makefile
+
+    plan = plan_study(config)
+    global_args = global_args_for(runtime, quiet)
+    # the steps' own command lines carry their seeds; others (report) use seed 0, as `make` does
+    step_runtime = Runtime(seed=0, threads=runtime.threads, device=runtime.device)
+    if config.makefile:
+        write_makefile(plan, Path(config.makefile), global_args)
+        log.info(f"wrote {config.makefile}")
+    description = plan.describe()
+    chosen = PROFILES[config.profile]
+    log.info(f"profile {config.profile}: {chosen.description}")
+    log.info(f"{len(plan.seeds)} seed(s), {len(plan.adapters)} adapters x {len(plan.selections)} selections, "
+             f"pool: {'file ' + config.pool if config.pool else 'carved from the dataset'}; {len(plan.steps)} steps")
+    run_dir = Path(config.output)
+    if config.dry_run:
+        return StudyResult(run_dir, plan, execute(plan, global_args, dry_run=True))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # run.json describes the study and stays byte-identical while the plan does (the report reads it, so a
+    # timestamp in it would make the report look out of date); each invocation appends to run_history.jsonl
+    run_json = json.dumps(description, indent=2) + "\n"
+    if not (run_dir / "run.json").exists() or (run_dir / "run.json").read_text() != run_json:
+        write_text_atomic(run_dir / "run.json", run_json)
+    started, clock = now(), time.perf_counter()
+    counts = execute(plan, global_args, runtime=step_runtime)
+    record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
+              "steps": len(plan.steps), "steps_run": counts["run"], "steps_skipped": counts["skipped"],
+              "argv": list(argv or [])}
+    with open(run_dir / "run_history.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    log.info(f"done in {record['seconds']:.0f} s ({counts['run']} steps run, {counts['skipped']} up to date); "
+             f"report: {run_dir / 'report' / 'report.html'}")
+    return StudyResult(run_dir, plan, counts, record["seconds"])

@@ -1,0 +1,264 @@
+"""Each step's settings are declared once, as fields of a config dataclass: name, type, default and help. The CLI
+derives its options from them, the pipeline turns a recorded command line back into the same config, and a TOML
+`--config` file uses the same names.
+
+`option(...)`/`argument(...)` build the dataclass fields; `parse_args` reads a step's argument list (as the CLI
+would); `from_mapping` builds a config from a dict (a TOML table), refusing unknown keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, Field
+from typing import Any
+
+from molpeft_cli.errors import MolpeftError, SettingError
+
+
+def option(default: Any = MISSING, help: str = "", *, flags: Sequence[str] = (), cli: bool = True,
+           default_factory: Any = MISSING, nested: bool = False, comma: bool = False, **extra: Any) -> Any:
+    """A setting given as `--name VALUE` (or `flags`, e.g. ("--output", "-o"); a bool: ("--bf16/--fp32",) or
+    ("--truncate",) for an on-only switch). `cli=False` keeps it out of the command line (Python-only).
+    `nested=True`: a dataclass whose own fields are options of this command (a training recipe; also the
+    command's TOML table). `comma=True`: a list given as one comma-separated value. `extra` is passed on to the
+    CLI option (min=..., metavar=...)."""
+    metadata = {"help": help, "flags": tuple(flags), "kind": "nested" if nested else "option", "cli": cli,
+                "extra": extra, "comma": comma}
+    if default_factory is not MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def argument(default: Any = MISSING, help: str = "", *, metavar: str | None = None, **extra: Any) -> Any:
+    """A positional command-line argument."""
+    metadata = {"help": help, "kind": "argument", "metavar": metavar, "cli": True, "extra": extra}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def cli_fields(cls: type) -> list[Field]:
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True) and f.init]
+
+
+def nested_fields(cls: type) -> list[Field]:
+    return [f for f in cli_fields(cls) if f.metadata.get("kind") == "nested"]
+
+
+def _options_of(cls: type) -> list[tuple[Field, Any, str | None]]:
+    """(field, its type, the nested field it belongs to) for every option of a command, nested ones included."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in cli_fields(cls):
+        kind = f.metadata.get("kind")
+        if kind == "nested":
+            inner = hints[f.name]
+            inner_hints = typing.get_type_hints(inner)
+            out += [(g, inner_hints[g.name], f.name) for g in cli_fields(inner)]
+        elif kind == "option":
+            out.append((f, hints[f.name], None))
+    return out
+
+
+def field_type(cls: type, f: Field) -> Any:
+    return typing.get_type_hints(cls)[f.name]
+
+
+def base_type(tp: Any) -> tuple[Any, bool]:
+    """(the type without `| None`, whether None is allowed)."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return (args[0] if len(args) == 1 else tp), True
+    return tp, False
+
+
+def option_flags(f: Field, tp: Any) -> tuple[list[str], list[str]]:
+    """(flags that set the option, or a bool on; flags that set a bool off)."""
+    declared = list(f.metadata.get("flags") or ())
+    if tp is bool:
+        if not declared:
+            name = "--" + f.name.replace("_", "-")
+            return [name], ["--no-" + name[2:]]
+        on, off = [], []
+        for flag in declared:
+            if "/" in flag:
+                yes, no = flag.split("/")
+                on.append(yes)
+                off.append(no)
+            else:
+                on.append(flag)
+        return on, off
+    return declared or ["--" + f.name.replace("_", "-")], []
+
+
+def flag_of(cls: type, setting: str) -> str:
+    """The command-line spelling of a setting (its first flag, or its metavar for an argument)."""
+    for f in cli_fields(cls):
+        if f.name == setting and f.metadata.get("kind") == "argument":
+            return f.metadata.get("metavar") or f.name.upper()
+    for f, declared, _ in _options_of(cls):
+        if f.name == setting:
+            tp, _ = base_type(declared)
+            on, _ = option_flags(f, tp)
+            return on[0]
+    return "--" + setting.replace("_", "-")
+
+
+def split_comma(value: str, tp: Any, name: str) -> list:
+    """A comma-separated value as a list of `tp`'s items (blank items dropped)."""
+    (item,) = typing.get_args(tp) or (str,)
+    items = [t.strip() for t in value.split(",") if t.strip()]
+    try:
+        return [item(t) for t in items]
+    except ValueError:
+        raise SettingError(name, f"{{setting}} must be comma-separated {item.__name__} values, got {value!r}") from None
+
+
+def _convert(value: str, tp: Any, name: str) -> Any:
+    try:
+        if tp is int:
+            return int(value)
+        if tp is float:
+            return float(value)
+    except ValueError:
+        raise SettingError(name, f"{{setting}} expects a {tp.__name__}, got {value!r}") from None
+    return value
+
+
+def parse_args(cls: type, args: Sequence[str]) -> Any:
+    """The config that `args` (a step's command line without the program and command names) stands for, read as
+    the CLI reads it: positionals in order, `--flag VALUE`, `--flag=VALUE`, bool switches, repeatable list
+    options, fixed-length tuple options."""
+    hints = typing.get_type_hints(cls)
+    positionals = [f for f in cli_fields(cls) if f.metadata.get("kind") == "argument"]
+    by_flag: dict[str, tuple[Field, Any, Any, str | None]] = {}
+    for f, declared, group in _options_of(cls):
+        tp, _ = base_type(declared)
+        on, off = option_flags(f, tp)
+        for flag in on:
+            by_flag[flag] = (f, True if tp is bool else None, tp, group)
+        for flag in off:
+            by_flag[flag] = (f, False, tp, group)
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {f.name: {} for f in nested_fields(cls)}
+    position = 0
+    tokens = list(args)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token.startswith("-") and token != "-":
+            flag, _, inline = token.partition("=")
+            if flag not in by_flag:
+                raise MolpeftError(f"{cls.__name__}: unknown option {flag}")
+            f, switch, tp, group = by_flag[flag]
+            values = nested[group] if group else top
+            if switch is not None:
+                values[f.name] = switch
+                continue
+            origin = typing.get_origin(tp)
+            if origin is tuple:
+                item_types = typing.get_args(tp)
+                raw = tokens[i:i + len(item_types)]
+                i += len(item_types)
+                values[f.name] = tuple(_convert(v, t, f.name) for v, t in zip(raw, item_types, strict=True))
+                continue
+            if inline:
+                raw = inline
+            else:
+                if i >= len(tokens):
+                    raise SettingError(f.name, "{setting} needs a value")
+                raw = tokens[i]
+                i += 1
+            if origin is list and f.metadata.get("comma"):
+                values[f.name] = split_comma(raw, tp, f.name)
+            elif origin is list:
+                (item,) = typing.get_args(tp)
+                values.setdefault(f.name, []).append(_convert(raw, item, f.name))
+            else:
+                values[f.name] = _convert(raw, tp, f.name)
+        else:
+            if position >= len(positionals):
+                raise MolpeftError(f"{cls.__name__}: unexpected argument {token!r}")
+            values = top
+            f = positionals[position]
+            tp, _ = base_type(hints[f.name])
+            if typing.get_origin(tp) is list:  # a variadic positional takes the rest
+                (item,) = typing.get_args(tp)
+                values.setdefault(f.name, []).append(_convert(token, item, f.name))
+                continue
+            values[f.name] = _convert(token, tp, f.name)
+            position += 1
+    return build(cls, top, nested)
+
+
+def build(cls: type, values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> Any:
+    """A command's config from its given top-level values and the given values of each nested recipe; a class
+    may layer a TOML file in between by defining `from_given(values, nested)`."""
+    if hasattr(cls, "from_given"):
+        return cls.from_given(values, nested)
+    hints = typing.get_type_hints(cls)
+    return cls(**values, **{name: hints[name](**given) for name, given in nested.items()})
+
+
+def from_mapping(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """A config from a mapping (a TOML table); unknown keys are refused."""
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise MolpeftError(f"{where} has unknown fields: {', '.join(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise MolpeftError(f"bad settings in {where}: {exc}") from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def to_args(config: Any) -> list[str]:
+    """The command-line arguments that stand for `config` (settings left at their defaults are omitted), so that
+    `parse_args(type(config), to_args(config)) == config`."""
+    cls = type(config)
+    hints = typing.get_type_hints(cls)
+    positional: list[str] = []
+    options: list[str] = []
+    for f in cli_fields(cls):
+        value = getattr(config, f.name)
+        kind = f.metadata.get("kind")
+        if kind == "argument":
+            if value is None:
+                continue
+            positional += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        elif kind == "nested":
+            inner_hints = typing.get_type_hints(type(value))
+            for g in cli_fields(type(value)):
+                options += _option_args(g, inner_hints[g.name], getattr(value, g.name))
+        else:
+            options += _option_args(f, hints[f.name], value)
+    return positional + options
+
+
+def _option_args(f: Field, declared: Any, value: Any) -> list[str]:
+    default = f.default if f.default is not MISSING else (
+        f.default_factory() if f.default_factory is not MISSING else MISSING)
+    if value == default or value is None:
+        return []
+    tp, _ = base_type(declared)
+    on, off = option_flags(f, tp)
+    if tp is bool:
+        if value:
+            return [on[0]]
+        if not off:
+            raise MolpeftError(f"{f.name}=False has no command-line form")
+        return [off[0]]
+    if f.metadata.get("comma"):
+        return [on[0], ",".join(str(v) for v in value)]
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return [token for v in value for token in (on[0], str(v))]
+    if origin is tuple:
+        return [on[0], *(repr(v) if isinstance(v, float) else str(v) for v in value)]
+    return [on[0], repr(value) if isinstance(value, float) else str(value)]

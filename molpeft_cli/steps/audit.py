@@ -1,0 +1,51 @@
+"""The `audit` step: find pool molecules that are the same compound as a train/valid/test molecule."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from molpeft_cli.schema import argument, option
+from molpeft_cli.settings import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditConfig:
+    split_table: str = argument(help="Split table (or any molecule table).", metavar="SPLIT")
+    pool: str = argument(help="Pool: molecule table or raw CSV/parquet with SMILES.", metavar="POOL")
+    output: str = option(help="Collision table ('-' for stdout).", flags=("--output", "-o"))
+    summary: str | None = option(None, "Write the summary counts here as JSON.")
+    tolerance: float = option(0.3, "Label difference above which a same-compound pair is reported as a "
+                              "conflict.")
+
+
+@dataclass
+class AuditResult:
+    hits: Any  # polars.DataFrame: one row per colliding (pool, dataset) pair
+    counts: Any  # chem.audit.AuditSummary
+
+
+def audit(config: AuditConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> AuditResult:
+    """List pool molecules with the same InChIKey (and the same stereo-free skeleton) as dataset molecules."""
+    from molpeft_cli.chem.audit import audit_pool
+    from molpeft_cli.data.atomic import write_text_atomic
+    from molpeft_cli.data.loading import load_molecules
+    from molpeft_cli.data.recorder import Recorder
+    from molpeft_cli.data.tables import write_table
+
+    c = config
+    recorder = Recorder("audit", dict(tolerance=c.tolerance), None, {"split": c.split_table, "pool": c.pool}, argv)
+    dataset = load_molecules(c.split_table, "split")
+    pool_table = load_molecules(c.pool, "pool", unlabeled=True)
+    hits, counts = audit_pool(dataset, pool_table, tolerance=c.tolerance)
+    if counts.label_conflicts:
+        log.info(f"{counts.label_conflicts} same-compound pairs disagree on the label by more than {c.tolerance}")
+    if c.summary:
+        write_text_atomic(c.summary, json.dumps(counts.to_dict(), indent=2) + "\n")
+    write_table(hits, c.output)
+    recorder.write(c.output, extra={"summary": counts.to_dict()})
+    return AuditResult(hits, counts)

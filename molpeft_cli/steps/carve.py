@@ -1,0 +1,48 @@
+"""The `carve` step: set aside a pool of whole scaffold groups from a dataset (when no external pool is given)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from molpeft_cli.schema import argument, option
+from molpeft_cli.settings import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CarveConfig:
+    input: str = argument(help="Molecule table ('-' for stdin).", metavar="INPUT")
+    output: str = option(help="The dataset without the pool.", flags=("--output", "-o"))
+    pool: str = option(help="Where to write the carved pool table.")
+    size: int = option(300, "Pool size in molecules.", flags=("--size", "-n"))
+    seed: int | None = option(None, "Seed for choosing scaffold groups (default: global).")
+
+
+@dataclass
+class CarveResult:
+    dataset: Any  # polars.DataFrame: the dataset without the pool
+    pool: Any  # polars.DataFrame: the carved pool
+
+
+def carve(config: CarveConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> CarveResult:
+    """Move seeded whole Bemis-Murcko scaffold groups into a pool table until it holds `size` molecules."""
+    from molpeft_cli.chem.carve import carve_pool
+    from molpeft_cli.data.loading import load_molecules
+    from molpeft_cli.data.recorder import Recorder
+    from molpeft_cli.data.tables import write_table
+
+    c = config
+    seed = runtime.seed_for(c.seed)
+    recorder = Recorder("carve", dict(size=c.size), seed, {"input": c.input}, argv)
+    table = load_molecules(c.input, "input")
+    rest, carved = carve_pool(table, c.size, seed)
+    log.info(f"carved a pool of {carved.height} molecules ({carved['smiles_canonical'].n_unique()} compounds) "
+             f"out of {table.height}; {rest.height} remain")
+    write_table(carved, c.pool)
+    recorder.write(c.pool, extra={"pool_size": carved.height, "remaining": rest.height})
+    write_table(rest, c.output)
+    recorder.write(c.output, extra={"pool_size": carved.height, "remaining": rest.height})
+    return CarveResult(rest, carved)

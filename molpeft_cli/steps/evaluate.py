@@ -1,0 +1,81 @@
+"""The `eval` step: predictions and metrics of a fine-tuned checkpoint on one split of a table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from molpeft_cli.errors import SettingError
+from molpeft_cli.schema import argument, option
+from molpeft_cli.settings import Runtime
+
+SPLIT_CHOICES = ("train", "valid", "test", "all")
+
+
+@dataclass
+class EvalConfig:
+    checkpoint: str = argument(help="Fine-tuned checkpoint directory.", metavar="CKPT")
+    data: str = argument(help="Split table (or molecule table with --split all).", metavar="DATA")
+    output: str = option(help="Predictions table ('-' for stdout).", flags=("--output", "-o"))
+    split: str = option("test", "train | valid | test | all.")
+    metrics: str | None = option(None, "Write the metrics here as a one-row table.")
+    run: str | None = option(None, "Run name in the metrics (default: checkpoint folder).")
+    truncate: bool = option(False, "Cut over-long molecules instead of failing.")
+    variant: str = option("", "Label for the training route, e.g. two-stage or direct.")
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLIT_CHOICES:
+            raise SettingError("split", f"unknown {{setting}} {self.split!r}; choose one of "
+                               f"{', '.join(SPLIT_CHOICES)}")
+
+
+@dataclass
+class EvalResult:
+    predictions: Any  # polars.DataFrame: mol_id, split, label, prediction
+    metrics: dict[str, Any]  # the metrics row: run, split, n, mse, rmse, mae, r2, spearman, params, ...
+
+
+def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> EvalResult:
+    """Predict one split with a checkpoint; metrics n, MSE, RMSE, MAE, R2, Spearman (labelled rows)."""
+    from pathlib import Path
+
+    import polars as pl
+
+    from molpeft_cli.data.loading import load_molecules
+    from molpeft_cli.data.recorder import Recorder
+    from molpeft_cli.data.tables import write_table
+    from molpeft_cli.errors import InputError
+    from molpeft_cli.training.checkpoint import load_finetuned
+    from molpeft_cli.training.metrics import regression_metrics
+    from molpeft_cli.training.prediction import predict_molecules
+
+    c = config
+    runtime.apply_threads()
+    recorder = Recorder("eval", dict(split=c.split, truncate=c.truncate, variant=c.variant), None,
+                        {"checkpoint": c.checkpoint, "data": c.data}, argv)
+    ft = load_finetuned(c.checkpoint, runtime.device)
+    table = load_molecules(c.data, "data")
+    if c.split != "all":
+        if "split" not in table.columns:
+            raise SettingError("split", f"{c.data} has no `split` column; use {{setting}} all or run the split step")
+        table = table.filter(pl.col("split") == c.split)
+    else:
+        table = table.with_columns(pl.col("split") if "split" in table.columns else pl.lit("all").alias("split"))
+    if table.height == 0:
+        raise InputError(f"no molecules in split {c.split!r} of {c.data}")
+    preds = predict_molecules(ft, table["smiles_canonical"].to_list(), table["mol_id"].to_list(),
+                              truncate=c.truncate)
+    out = table.select("mol_id", "split", "label").with_columns(pl.Series("prediction", preds))
+    labelled = out.filter(pl.col("label").is_not_null())
+    scores = regression_metrics(labelled["label"].to_numpy(), labelled["prediction"].to_numpy())
+    meta = ft.meta
+    row = {"run": c.run or Path(c.checkpoint).name, "split": c.split, **scores,
+           "trainable_params": meta["trainable_params"], "total_params": meta["total_params"],
+           "train_seconds": meta["train_seconds"], "seed": meta["seed"], "peft": meta["peft"],
+           "selection": meta["selection"], "model": meta["base_model"]["ref"], "variant": c.variant}
+    write_table(out, c.output)
+    if c.metrics:
+        write_table(pl.DataFrame([row]), c.metrics)
+        recorder.write(c.metrics, extra={"metrics": row})
+    recorder.write(c.output, extra={"metrics": row})
+    return EvalResult(out, row)

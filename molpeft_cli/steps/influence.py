@@ -1,0 +1,95 @@
+"""The `influence` step: estimated effect of adding each pool molecule on the validation loss."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from molpeft_cli.errors import SettingError
+from molpeft_cli.schema import argument, option
+from molpeft_cli.settings import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InfluenceConfig:
+    checkpoint: str = argument(help="Fine-tuned checkpoint directory.", metavar="CKPT")
+    train: str = option(help="Split table: its train split defines the Hessian, its valid split the target.")
+    pool: str = option(help="Labelled pool table to score.")
+    output: str = option(help="Scores table ('-' for stdout).", flags=("--output", "-o"))
+    target: str = option("valid", "valid (default) or test (leaks the test set: warned and recorded).")
+    params: str = option("trainable", "Parameter scope: trainable, head, last-N (e.g. last-1), all.")
+    solver: str = option("lissa", "lissa, cg or exact (dense; small scopes only).")
+    depth: int = option(200, "LiSSA iterations (one training minibatch each).")
+    damping: float = option(0.01, "Damping added to the Hessian.")
+    step: str = option("0.04", "LiSSA step (the original study's scale; needs step*(lambda_max+damping)<2), or "
+                       "'auto': 1/(estimated lambda_max + damping).")
+    repeats: int = option(1, "Independent LiSSA runs averaged.")
+    hvp: str = option("double-backward", "double-backward or forward-over-reverse.")
+    batch_size: int = option(32, "Molecules per minibatch.")
+    truncate: bool = option(True, "Cut over-long molecules instead of failing.")
+    seed: int | None = option(None, "Seed for minibatch order (default: global --seed).")
+
+    def __post_init__(self) -> None:
+        if self.target not in ("valid", "test"):
+            raise SettingError("target", f"{{setting}} must be valid or test, got {self.target!r}")
+        self.solver_config()  # validates solver, damping, step, depth, repeats, hvp
+
+    def step_value(self) -> float | None:
+        if self.step == "auto":
+            return None
+        try:
+            return float(self.step)
+        except ValueError:
+            raise SettingError("step", f"{{setting}} must be a number or 'auto', got {self.step!r}") from None
+
+    def solver_config(self):
+        from molpeft_cli.influence.solvers import SolverConfig
+
+        step = self.step_value()
+        try:
+            return SolverConfig(solver=self.solver, damping=self.damping, step=step, depth=self.depth,
+                                repeats=self.repeats, hvp=self.hvp)
+        except SettingError:
+            raise
+        except (TypeError, ValueError) as exc:
+            from molpeft_cli.errors import MolpeftError
+
+            raise MolpeftError(str(exc)) from None
+
+
+@dataclass
+class InfluenceResult:
+    scores: Any  # polars.DataFrame: mol_id, score, grad_norm, ...
+    summary: dict[str, Any]
+
+
+def influence(config: InfluenceConfig, runtime: Runtime = Runtime(),
+              argv: list[str] | None = None) -> InfluenceResult:
+    """Score pool molecules: score = grad L_valid^T (H + damping I)^-1 grad L(z); positive = helpful."""
+    from molpeft_cli.data.loading import load_molecules
+    from molpeft_cli.data.recorder import Recorder
+    from molpeft_cli.data.tables import write_table
+    from molpeft_cli.influence.job import pool_influence
+
+    c = config
+    seed = runtime.seed_for(c.seed)
+    solver = c.solver_config()
+    runtime.apply_threads()
+    recorder = Recorder("influence", dict(target=c.target, params=c.params, solver=c.solver, depth=c.depth,
+                                          damping=c.damping, step=c.step, repeats=c.repeats, hvp=c.hvp,
+                                          batch_size=c.batch_size, truncate=c.truncate), seed,
+                        {"checkpoint": c.checkpoint, "train": c.train, "pool": c.pool}, argv)
+    split_table = load_molecules(c.train, "split")
+    pool_table = load_molecules(c.pool, "pool")
+    result = pool_influence(c.checkpoint, split_table, pool_table, c.target, c.params, solver, c.batch_size,
+                            c.truncate, seed, device=runtime.device)
+    table = result.to_frame(pool_table["mol_id"].to_list())
+    summary = result.summary()
+    log.info(f"influence over {summary['n_params']:,} parameters ({c.params}), {c.solver}: "
+             f"{summary['n_positive']} of {summary['n_pool']} pool molecules have positive scores (helpful)")
+    write_table(table, c.output)
+    recorder.write(c.output, extra={"target": c.target, "leakage": c.target == "test", "influence": summary})
+    return InfluenceResult(table, summary)

@@ -1,0 +1,43 @@
+"""The `report` step: turn a run directory into report.md, a self-contained report.html and figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from molpeft_cli.schema import argument, option
+from molpeft_cli.settings import Runtime
+
+
+@dataclass
+class ReportConfig:
+    run_dir: str = argument(help="Run directory written by `molpeft run`.", metavar="RUN_DIR")
+    output: str = option(help="Report folder (replaced as a whole).", flags=("--output", "-o"))
+    resamples: int = option(2000, "Bootstrap resamples for the confidence intervals.")
+    seed: int | None = option(None, "Bootstrap seed (default: the global --seed).")
+    baseline: bool = option(True, "Add the random-forest baseline (cached in RUN_DIR/baseline).")
+    rf_trees: int = option(500, "Trees in the random-forest baseline.")
+
+
+@dataclass
+class ReportResult:
+    directory: Path
+
+    @property
+    def html(self) -> Path:
+        return self.directory / "report.html"
+
+    @property
+    def markdown(self) -> Path:
+        return self.directory / "report.md"
+
+
+def build_report(config: ReportConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> ReportResult:
+    """Summarise a run: MSE matrix over seeds, paired bootstrap intervals, trade-offs, parity, data and audit."""
+    from molpeft_cli.report import ForestConfig, ReportOptions
+    from molpeft_cli.report import build_report as write_report
+
+    c = config
+    options = ReportOptions(n_resamples=c.resamples, seed=runtime.seed_for(c.seed), baseline=c.baseline,
+                            forest=ForestConfig(n_trees=c.rf_trees))
+    return ReportResult(write_report(Path(c.run_dir), Path(c.output), options, argv=argv))

@@ -1,0 +1,65 @@
+"""The CLI options are derived from the steps' config dataclasses, and the pipeline reads its steps' command lines
+with the same declarations: for every step of the study plans, the CLI (Typer) and the library reader give the same
+config, and a config's command line (`to_args`) reads back to that config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from molpeft_cli.pipeline.plan import build_plan
+from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
+
+
+def cli_config(command: str, args: list[str]):
+    """The config the `molpeft` CLI builds from `args`, without running the command."""
+    from typer.main import get_command
+
+    from molpeft_cli.cli.app import app
+    from molpeft_cli.cli.options import CONFIGS, _parameters, config_from_cli
+
+    click_command = get_command(app).commands[command]
+    ctx = click_command.make_context(command, list(args))
+    _, group_of = _parameters(CONFIGS[command])
+    return config_from_cli(CONFIGS[command], ctx, dict(ctx.params), group_of)
+
+
+def plan_steps():
+    steps = []
+    for name in ("tiny", "quick"):
+        profile = PROFILES[name]
+        plan = build_plan(Path("/tmp/run"), profile, list(profile.seeds), list(ADAPTERS), list(SELECTIONS),
+                          None, None)
+        steps += [(name, s) for s in plan.steps]
+    return steps
+
+
+@pytest.mark.parametrize(("profile", "step"), plan_steps(), ids=lambda v: getattr(v, "name", v))
+def test_pipeline_reads_each_step_as_the_cli_does(profile, step):
+    from molpeft_cli.pipeline.execute import step_config
+    from molpeft_cli.schema import parse_args, to_args
+
+    library = step_config(step)
+    assert library == cli_config(step.argv[0], step.argv[1:])
+    assert parse_args(type(library), to_args(library)) == library
+
+
+def test_every_field_is_one_option_with_its_help():
+    from molpeft_cli.cli.options import CONFIGS, _parameters
+
+    for command, config_cls in CONFIGS.items():
+        params, _ = _parameters(config_cls)
+        names = [p.name for p in params]
+        assert len(names) == len(set(names)), command  # one declaration per setting
+        for p in params:
+            info = p.annotation.__metadata__[0]
+            assert info.help, f"{command} --{p.name} has no help"
+
+
+def test_recipe_flags_override_the_config_file(tmp_path, runner):
+    (tmp_path / "ft.toml").write_text('[finetune]\npeft = "lora"\nlr = 0.005\nmax_epochs = 7\n')
+    config = cli_config("finetune", ["split.parquet", "-o", "out", "--config", str(tmp_path / "ft.toml"),
+                                     "--lr", "0.002"])
+    assert (config.recipe.peft, config.recipe.lr, config.recipe.max_epochs) == ("lora", 0.002, 7)
+    assert config.recipe.batch_size == 64  # neither file nor flag: the default
