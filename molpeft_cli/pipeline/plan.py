@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from molpeft_cli.cells import DIRECT_VARIANT, MAIN_VARIANT, cell_name, selection_name
+from molpeft_cli.choices import NO_SELECTION
 from molpeft_cli.pipeline.profiles import Profile
 
 SPLIT_SEED = 0  # one split for every training seed, so cells compare on the same test molecules
@@ -54,10 +56,6 @@ class StudyPlan:
                 "steps": len(self.steps)}
 
 
-def cell_name(variant: str, adapter: str, selection: str, seed: int) -> str:
-    return f"{variant}-{adapter}-{selection}-s{seed}"
-
-
 def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list[str], selections: list[str],
                pool: str | None, model: str | None, source: str = "lipophilicity") -> StudyPlan:
     d = Path(run_dir)
@@ -98,9 +96,9 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
         _selection_steps(plan, seed, split, pool_table)
         for adapter in adapters:
             for selection in selections:
-                _cell_steps(plan, "two-stage", adapter, selection, seed, str(mlm), "mlm", split)
-        if "full" in adapters and "none" in selections and model:
-            _cell_steps(plan, "direct", "full", "none", seed, model, None, split)
+                _cell_steps(plan, MAIN_VARIANT, adapter, selection, seed, str(mlm), "mlm", split)
+        if "full" in adapters and NO_SELECTION in selections and model:
+            _cell_steps(plan, DIRECT_VARIANT, "full", NO_SELECTION, seed, model, None, split)
     plan.add(Step("report", ["report", str(d), "-o", str(d / "report"), *profile.report_args], d / "report",
                   directory=True,
                   deps=[s.name for s in plan.steps if s.name.startswith("eval:")]))
@@ -109,16 +107,16 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
 
 def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> None:
     d, p = plan.run_dir, plan.profile
-    base_cell = cell_name("two-stage", "full", "none", seed)
+    base_cell = cell_name(MAIN_VARIANT, "full", NO_SELECTION, seed)
     base_ckpt = d / "cells" / base_cell
     needs_base = {"mcdropout", "influence"} & set(plan.selections)
     if needs_base and not any(s.name == f"finetune:{base_cell}" for s in plan.steps):
-        _finetune_step(plan, "two-stage", "full", "none", seed, str(d / "models" / "mlm"), "mlm", split)
+        _finetune_step(plan, MAIN_VARIANT, "full", NO_SELECTION, seed, str(d / "models" / "mlm"), "mlm", split)
     common = ["--exclude", str(split), "--seed", str(seed)]
     for strategy in plan.selections:
-        if strategy == "none":
+        if strategy == NO_SELECTION:
             continue
-        out = d / "selections" / f"{strategy}-s{seed}.parquet"
+        out = d / "selections" / f"{selection_name(strategy, seed)}.parquet"
         argv = ["select", str(pool), "--strategy", strategy, "-o", str(out), *common]
         deps = ["pool", "split"]
         if strategy != "all":
@@ -129,7 +127,7 @@ def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> Non
             argv += ["--model", str(base_ckpt), "--passes", str(p.passes), *p.select_args]
             deps.append(f"finetune:{base_cell}")
         if strategy == "influence":
-            scores = d / "scores" / f"influence-s{seed}.parquet"
+            scores = d / "scores" / f"{selection_name('influence', seed)}.parquet"
             plan.add(Step(f"influence:s{seed}", ["influence", str(base_ckpt), "--train", str(split), "--pool",
                                                  str(pool), "-o", str(scores), "--seed", str(seed),
                                                  *p.influence_args], scores,
@@ -146,8 +144,8 @@ def _finetune_step(plan: StudyPlan, variant: str, adapter: str, selection: str, 
     argv = ["finetune", str(split), "-o", str(d / "cells" / name), "--model", model, "--peft", adapter,
             "--seed", str(seed), "--truncate", *plan.profile.finetune_args]
     deps = ["split"] + ([model_step] if model_step else [])
-    if selection != "none":
-        argv += ["--extra", str(d / "selections" / f"{selection}-s{seed}.parquet")]
+    if selection != NO_SELECTION:
+        argv += ["--extra", str(d / "selections" / f"{selection_name(selection, seed)}.parquet")]
         deps.append(f"select:{selection}-s{seed}")
     plan.add(Step(f"finetune:{name}", argv, d / "cells" / name, directory=True, deps=deps))
     return name

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ADAPTERS = ("full", "bitfit", "lora", "ia3")
-SELECTIONS = ("none", "all", "random", "mcdropout", "maxmin", "influence")
+from molpeft_cli.choices import ADAPTERS, SELECTIONS  # noqa: F401 - the grid's axes, read from here too
 
 
 @dataclass(frozen=True)

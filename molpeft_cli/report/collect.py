@@ -7,7 +7,6 @@ is noted, not fatal.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,25 +14,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from molpeft_cli.cells import DIRECT_VARIANT, MAIN_VARIANT, CellKey, parse_cell_name, parse_selection_name  # noqa: F401
+from molpeft_cli.choices import ADAPTERS, SELECTIONS
 from molpeft_cli.data.tables import read_table
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.training.metrics import regression_metrics
 
-ADAPTER_ORDER = ("full", "bitfit", "lora", "ia3")
-SELECTION_ORDER = ("none", "all", "random", "mcdropout", "maxmin", "influence")
-MAIN_VARIANT = "two-stage"  # stage-1 MLM, then supervised: the main grid
-DIRECT_VARIANT = "direct"  # supervised straight from the pretrained model (full fine-tuning, selection none)
+ADAPTER_ORDER = ADAPTERS
+SELECTION_ORDER = SELECTIONS
 METRIC_COLUMNS = ("n", "mse", "rmse", "mae", "r2", "spearman", "trainable_params", "total_params", "train_seconds")
-CELL_STEM = re.compile(r"^(?P<variant>.+)-(?P<adapter>[A-Za-z0-9_]+)-(?P<selection>[A-Za-z0-9_]+)-s(?P<seed>\d+)$")
-SELECTION_STEM = re.compile(r"^(?P<strategy>[A-Za-z0-9_]+)-s(?P<seed>\d+)$")
-
-
-@dataclass(frozen=True)
-class CellKey:
-    variant: str
-    adapter: str
-    selection: str
-    seed: int
 
 
 @dataclass
@@ -100,11 +89,10 @@ def _read_cells(run_dir: Path, notes: list[str]) -> tuple[pl.DataFrame, dict[Cel
                 stems.setdefault(path.name[: -len(f".{kind}.parquet")], {})[kind] = path
     rows, predictions = [], {}
     for stem, files in stems.items():
-        match = CELL_STEM.match(stem)
-        if not match:
+        key = parse_cell_name(stem)
+        if key is None:
             notes.append(f"eval/{stem}.*: name is not variant-adapter-selection-s<seed>; skipped")
             continue
-        key = CellKey(match["variant"], match["adapter"], match["selection"], int(match["seed"]))
         preds = _test_predictions(files["predictions"], notes) if "predictions" in files else None
         if preds is not None:
             predictions[key] = preds
@@ -151,10 +139,10 @@ def _test_predictions(path: Path, notes: list[str]) -> pl.DataFrame | None:
 def _read_seeded(folder: Path, notes: list[str]) -> dict[tuple[str, int], pl.DataFrame]:
     tables = {}
     for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
-        match = SELECTION_STEM.match(path.name[: -len(".parquet")])
-        table = _read_optional(path, notes) if match else None
+        key = parse_selection_name(path.name[: -len(".parquet")])
+        table = _read_optional(path, notes) if key else None
         if table is not None and "mol_id" in table.columns:
-            tables[(match["strategy"], int(match["seed"]))] = table
+            tables[key] = table
     return tables
 
 

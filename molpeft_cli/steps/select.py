@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from molpeft_cli.choices import SELECTION_STRATEGIES
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, option
 from molpeft_cli.settings import Runtime
 
-STRATEGIES = ("random", "mcdropout", "maxmin", "influence", "all")
+STRATEGIES = SELECTION_STRATEGIES
 
 
 @dataclass

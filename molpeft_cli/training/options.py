@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from molpeft_cli.choices import ADAPTERS
 from molpeft_cli.errors import MolpeftError, SettingError
 
-PEFT_METHODS = ("full", "bitfit", "lora", "ia3")
+PEFT_METHODS = ADAPTERS
 
 
 @dataclass
