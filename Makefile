@@ -1,5 +1,5 @@
 # molpeft: `make demo` runs the main job (the quick study) offline on the bundled defaults; `make test` runs the
-# tests. Both build .venv first (idempotent) with the CPU build of PyTorch.
+# tests (after `ruff check`, so CI lints too). Both build .venv first (idempotent) with the CPU build of PyTorch.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -30,7 +30,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: venv browser
+test: venv browser lint
 	$(BIN)/python -m pytest -q
 
 lint: venv

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_std: float, batch_size: int,
                      truncate: bool, shuffle: bool, seed: int, what: str) -> list[dict]:
-    from molpeft_cli.training.batching import collate, make_batches
+    from molpeft_cli.training.batching import iter_batches
     from molpeft_cli.training.regression import encode
 
     if table.height == 0:
@@ -29,21 +29,18 @@ def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_st
         raise MolpeftError(f"{table['label'].null_count()} {what} molecules have no label; influence needs labels")
     enc = encode(tokenizer, table["smiles_canonical"].to_list(), truncate, ids=table["mol_id"].to_list())
     z = (table["label"].cast(pl.Float64).to_numpy() - label_mean) / label_std
-    if shuffle:
-        order = make_batches([len(s) for s in enc.input_ids], batch_size, shuffle=True, seed=seed)
-    else:  # pool order, so scores line up with rows
-        order = [list(range(i, min(i + batch_size, table.height))) for i in range(0, table.height, batch_size)]
-    batches = []
-    for idx in order:
-        ids, mask = collate([enc.input_ids[i] for i in idx], tokenizer.pad_token_id)
-        batches.append({"input_ids": ids, "attention_mask": mask,
-                        "labels": torch.tensor(z[idx], dtype=torch.float32)})
-    return batches
+    # shuffled training minibatches; otherwise pool order, so scores line up with rows
+    return [batch.model_inputs() for batch in iter_batches(enc.input_ids, batch_size, tokenizer.pad_token_id,
+                                                            shuffle=shuffle, seed=seed, labels=z,
+                                                            in_order=not shuffle)]
 
 
 def regression_loss(forward, batch: dict) -> torch.Tensor:
+    """The fine-tuning loss (`model.heads.regression_loss`) of `forward` on a batch."""
+    from molpeft_cli.model.heads import regression_loss as head_loss
+
     out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    return torch.nn.functional.mse_loss(out.logits.squeeze(-1), batch["labels"])
+    return head_loss(out.logits, batch["labels"])
 
 
 def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, target: str, scope: str,

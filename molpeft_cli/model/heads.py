@@ -21,6 +21,29 @@ from transformers.modeling_outputs import MaskedLMOutput, ModelOutput
 from molpeft_cli.model.config import MolformerConfig
 from molpeft_cli.model.modeling import MolformerModel, MolformerPreTrainedModel
 
+IGNORE_INDEX = -100  # label of the positions the masked-LM loss skips
+
+
+def chosen_token_loss(chosen_logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """The masked-LM loss: mean cross-entropy over the chosen positions only (`chosen_logits` [n, vocab], `gold`
+    [n]), in float32 (bf16 autocast logits are upcast)."""
+    return nn.functional.cross_entropy(chosen_logits.float(), gold, reduction="sum") / gold.numel()
+
+
+def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """`chosen_token_loss` for logits at every position and labels with IGNORE_INDEX where nothing was chosen."""
+    chosen = labels != IGNORE_INDEX
+    return chosen_token_loss(logits[chosen], labels[chosen])
+
+
+def regression_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The regression loss: MSE of the head's single output (`logits` [batch, 1]) against `labels` [batch];
+    bf16/fp16 outputs (autocast) are compared in float32."""
+    prediction = logits.squeeze(-1)
+    if prediction.dtype in (torch.bfloat16, torch.float16):
+        prediction = prediction.float()
+    return nn.functional.mse_loss(prediction, labels.to(prediction.dtype).view(-1))
+
 
 class MolformerLMTransform(nn.Module):
     def __init__(self, config: MolformerConfig) -> None:
@@ -84,9 +107,7 @@ class MolformerForMaskedLM(MolformerPreTrainedModel):
         logits = self.lm_head(encoded.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100
-            )
+            loss = masked_lm_loss(logits, labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
 
 
@@ -151,7 +172,7 @@ class MolformerForRegression(MolformerPreTrainedModel):
         logits = self.regressor(pooled)
         loss = None
         if labels is not None:
-            loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).view(-1))
+            loss = regression_loss(logits, labels)
         return MolformerRegressionOutput(
             loss=loss, logits=logits, pooled_output=pooled, hidden_states=encoded.hidden_states
         )

@@ -64,10 +64,6 @@ class Document:
     sections: list[Section]
 
 
-def text_of(cell: Cell) -> str:
-    return cell.text if isinstance(cell, Strong) else cell
-
-
 def fmt(value: float | int | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"

@@ -38,16 +38,14 @@ def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batc
     """Model, predict function and ordered pool batches for MC dropout, in original label units. The pool
     should be sorted by length (see `length_sorted`) so that batches in pool order carry little padding."""
     from molpeft_cli.selection.base import SelectionContext
-    from molpeft_cli.training.batching import collate
+    from molpeft_cli.training.batching import iter_batches
     from molpeft_cli.training.checkpoint import load_finetuned
     from molpeft_cli.training.regression import encode
 
     ft = load_finetuned(checkpoint, device)
     enc = encode(ft.tokenizer, pool["smiles_canonical"].to_list(), truncate, ids=pool["mol_id"].to_list())
-    batches = []
-    for start in range(0, len(enc.input_ids), batch_size):  # pool order, as select_mcdropout requires
-        ids, mask = collate(enc.input_ids[start:start + batch_size], ft.tokenizer.pad_token_id)
-        batches.append({"input_ids": ids, "attention_mask": mask})
+    batches = [batch.model_inputs() for batch in  # pool order, as select_mcdropout requires
+               iter_batches(enc.input_ids, batch_size, ft.tokenizer.pad_token_id, shuffle=False, in_order=True)]
     mean, std = ft.label_mean, ft.label_std
 
     device = next(ft.model.parameters()).device

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-IGNORE_INDEX = -100
+from molpeft_cli.model.heads import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Stage-1 masked-language-model training of a MoLFormer on SMILES, with an optional auxiliary objective that predicts
 z-scored RDKit descriptors from the masked-mean pooled output (as MolBERT did).
 
-`prepare_mlm_data` encodes a corpus and splits off the held-out part; `train_mlm` runs (or resumes) the loop:
+`prepare_mlm_data` encodes a corpus and splits off the held-out part; `MLMTrainer.train` runs (or resumes) the loop:
 seeded masking per step, AdamW, warmup + decay, clipping, held-out evaluation with early stopping, a wall-clock
 budget, and resumable saves via `molpeft_cli.training.mlm_state`.
 """
@@ -24,10 +24,12 @@ import torch
 from torch import nn
 
 from molpeft_cli.errors import MolpeftError
+from molpeft_cli.model.heads import chosen_token_loss
 from molpeft_cli.progress import ProgressFactory
 from molpeft_cli.training.batching import collate, make_batches
 from molpeft_cli.training.corpus import holdout_split
 from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
+from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
 from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens, step_generator
 from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.mlm_state import SavedRun, TrainerState, restore_training, resume_dir, write_run
@@ -138,10 +140,7 @@ def build_optimizer(model: nn.Module, head: nn.Module | None, config: MLMConfig)
     params = [p for p in model.parameters() if p.requires_grad]
     if head is not None:
         params += list(head.parameters())
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr)
+    return adamw(params, config.lr, config.weight_decay, decay_1d=False)
 
 
 def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: float) -> dict[str, torch.Tensor]:
@@ -153,7 +152,7 @@ def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: 
     if int(n_chosen) > 0:
         logits = model.lm_head(encoded.last_hidden_state[chosen]).float()
         gold = labels[chosen]
-        mlm = nn.functional.cross_entropy(logits, gold, reduction="sum") / n_chosen
+        mlm = chosen_token_loss(logits, gold)
         correct = (logits.argmax(dim=-1) == gold).sum()
     else:  # a batch with nothing chosen (tiny inputs): no MLM signal, but keep the graph for the descriptor loss
         mlm = encoded.last_hidden_state.sum() * 0.0
@@ -326,15 +325,12 @@ class MLMTrainer:
         stop = False
         if self.heldout_batches:
             row.update(self.evaluate())
-            loss = row["heldout_loss"]
-            if state.best_loss is None or loss < state.best_loss:
-                state.best_loss, state.best_step, state.bad_evals = loss, state.step, 0
-                self.best = {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-                             "head": None if self.head is None else
-                             {k: v.detach().clone() for k, v in self.head.state_dict().items()}}
-            else:
-                state.bad_evals += 1
-                stop = self.config.patience > 0 and state.bad_evals >= self.config.patience
+            stopping = EarlyStopping(self.config.patience, zero_disables=True, best=state.best_loss,
+                                     best_step=state.best_step, bad=state.bad_evals)
+            if stopping.update(row["heldout_loss"], state.step):
+                self.best = {"model": snapshot(self.model), "head": None if self.head is None else snapshot(self.head)}
+            state.best_loss, state.best_step, state.bad_evals = stopping.best, stopping.best_step, stopping.bad
+            stop = stopping.should_stop()
         seconds = self._seconds()
         row.update(lr=self.scheduler.get_last_lr()[0], seconds=seconds,
                    molecules_per_second=window.get("molecules", 0.0) / max(seconds - window.get("t0", 0.0), 1e-9))

@@ -8,7 +8,6 @@ epoch's weights are restored. Runs are seeded: the same seed on the same machine
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,9 @@ import torch
 from torch import nn
 
 from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.model.heads import regression_loss
 from molpeft_cli.training.batching import iter_batches, restore_order
+from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
 from molpeft_cli.training.metrics import regression_metrics
 from molpeft_cli.training.options import FinetuneOptions
 
@@ -134,8 +135,8 @@ def finetune_regression(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise MolpeftError("no parameter is trainable")
-    optimizer = torch.optim.AdamW(trainable, lr=options.lr, weight_decay=options.weight_decay)
-    best_mse, best_epoch, best_state, since_best = math.inf, 0, None, 0
+    optimizer = adamw(trainable, options.lr, options.weight_decay)
+    stopping, best_state = EarlyStopping(options.patience), None
     rows = []
     started = time.perf_counter()
     for epoch in range(1, options.max_epochs + 1):
@@ -148,7 +149,7 @@ def finetune_regression(
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
                 out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-            loss = nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
+            loss = regression_loss(out.logits, batch.labels)
             if not torch.isfinite(loss):
                 raise SettingError("lr", f"training diverged at epoch {epoch} (loss {loss.item()}); lower {{setting}}")
             loss.backward()
@@ -162,18 +163,16 @@ def finetune_regression(
         row = {"epoch": epoch, "train_loss": total / count, "valid_mse": metrics["mse"],
                "valid_mae": metrics["mae"], "seconds": time.perf_counter() - epoch_start}
         rows.append(row)
-        improved = metrics["mse"] < best_mse
+        improved = stopping.update(metrics["mse"], epoch)
         if improved:
-            best_mse, best_epoch, since_best = metrics["mse"], epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            since_best += 1
+            best_state = snapshot(model)
         if on_epoch:
-            on_epoch({**row, "best_epoch": best_epoch, "improved": improved})
-        if since_best >= options.patience:
+            on_epoch({**row, "best_epoch": stopping.best_step, "improved": improved})
+        if stopping.should_stop():
             break
     model.load_state_dict(best_state)
     model.to("cpu").eval()  # checkpoints are written from CPU tensors
     log = pl.DataFrame(rows, schema={"epoch": pl.Int64, "train_loss": pl.Float64, "valid_mse": pl.Float64,
                                      "valid_mae": pl.Float64, "seconds": pl.Float64})
-    return FinetuneResult(model, log, best_epoch, best_mse, time.perf_counter() - started, scaler, truncated)
+    return FinetuneResult(model, log, stopping.best_step, stopping.best, time.perf_counter() - started, scaler,
+                          truncated)

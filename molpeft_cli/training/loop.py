@@ -1,0 +1,57 @@
+"""What the two training loops (stage-1 MLM, stage-2 regression) share: AdamW with its parameter groups, early
+stopping on a held-out value (lower is better), and snapshots of the best weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float, *,
+          decay_1d: bool = True) -> torch.optim.AdamW:
+    """AdamW over `params`. `decay_1d=False` puts 1-D tensors (biases, LayerNorm weights) in a second group
+    without weight decay (the MLM loop); True decays every tensor alike (the fine-tuning loop)."""
+    params = list(params)
+    if decay_1d:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of the module's weights (the best state so far)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@dataclass
+class EarlyStopping:
+    """Tracks the best (lowest) held-out value and how many evaluations since it improved.
+
+    `patience` evaluations without improvement stop training. `zero_disables`: patience 0 never stops (the MLM
+    loop); otherwise patience 0 stops after the first evaluation (the fine-tuning loop's rule).
+    """
+
+    patience: int
+    zero_disables: bool = False
+    best: float | None = None
+    best_step: int | None = None
+    bad: int = 0  # evaluations since the best
+
+    def update(self, value: float, step: int) -> bool:
+        """Record an evaluation; True when it is the new best."""
+        improved = self.best is None or value < self.best
+        if improved:
+            self.best, self.best_step, self.bad = value, step, 0
+        else:
+            self.bad += 1
+        return improved
+
+    def should_stop(self) -> bool:
+        if self.zero_disables and self.patience == 0:
+            return False
+        return self.bad >= self.patience
