@@ -26,7 +26,7 @@ fi
 # sha256 786f0313aa6b9ba5514df685f885742a70ea8d86f1a4fa48115f7f80a634265c
 mkdir -p artifacts/pretrain
 exec .venv/bin/molpeft --threads 1 --seed 0 mlm "$CORPUS" -o artifacts/pretrain/mini \
-    --from-scratch --config mini --vocab-extra molpeft_cli/assets/lipophilicity.csv \
+    --from-scratch --size mini --vocab-extra molpeft_cli/assets/lipophilicity.csv \
     --descriptor-weight 0.5 --descriptor-cache artifacts/corpus/moses_descriptors.parquet \
     --bf16 --batch-size 64 --lr 3e-4 --warmup 0.05 --schedule cosine --max-steps 12000 \
     --holdout 1000 --eval-every 500 --patience 3 --save-every 500 \

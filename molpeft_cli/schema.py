@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import MISSING, Field
+from pathlib import Path
 from typing import Any
 
-from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.errors import InputError, MolpeftError, SettingError
 
 
 def option(default: Any = MISSING, help: str = "", *, flags: Sequence[str] = (), cli: bool = True,
@@ -194,24 +195,60 @@ def parse_args(cls: type, args: Sequence[str]) -> Any:
 
 
 def build(cls: type, values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> Any:
-    """A command's config from its given top-level values and the given values of each nested recipe; a class
-    may layer a TOML file in between by defining `from_given(values, nested)`."""
-    if hasattr(cls, "from_given"):
-        return cls.from_given(values, nested)
+    """A command's config from the settings given explicitly (top-level `values`, and each nested recipe's own):
+    defaults < the TOML file named by the `config` setting (if any) < the given values."""
     hints = typing.get_type_hints(cls)
-    return cls(**values, **{name: hints[name](**given) for name, given in nested.items()})
-
-
-def from_mapping(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """A config from a mapping (a TOML table); unknown keys are refused."""
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise MolpeftError(f"{where} has unknown fields: {', '.join(unknown)}")
+    values = dict(values)
+    nested = {name: dict(given) for name, given in nested.items()}
+    if values.get("config"):
+        groups = {f.name: g for f, _, g in _options_of(cls)}
+        for name, value in read_settings_file(cls, values["config"]).items():
+            target = nested.setdefault(groups[name], {}) if groups[name] else values
+            target.setdefault(name, value)
     try:
-        return cls(**data)
+        inner = {f.name: hints[f.name](**nested.get(f.name, {})) for f in nested_fields(cls)}
+        return cls(**values, **inner)
     except TypeError as exc:
-        raise MolpeftError(f"bad settings in {where}: {exc}") from None
+        raise MolpeftError(f"bad settings for {command_of(cls)}: {exc}") from None
+
+
+def command_of(cls: type) -> str:
+    return getattr(cls, "command", cls.__name__)
+
+
+def settings_names(cls: type) -> set[str]:
+    """The names a settings file may set: every option of the command (nested recipes flattened), but not the
+    file itself and not positional arguments."""
+    return {f.name for f, _, _ in _options_of(cls)} - {"config"}
+
+
+def read_settings_file(cls: type, path: str | Path) -> dict[str, Any]:
+    """The settings in a TOML file for a command: its `[<command>]` table, or the top level; unknown names are
+    refused (the same names as the command's options, with underscores)."""
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    command = command_of(cls)
+    data = data.get(command, data)
+    unknown = sorted(set(data) - settings_names(cls))
+    if unknown:
+        raise InputError(f"config file {path} has unknown fields for {command}: {', '.join(unknown)}")
+    return data
+
+
+CONFIG_HELP = ("TOML file with this command's settings (a table named after the command, or top level; names as "
+               "the options, with underscores); options given on the command line win.")
+
+
+def config_option() -> Any:
+    """The `config` field every step's config has: a settings file, one meaning across commands."""
+    return option(None, CONFIG_HELP)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -74,24 +74,24 @@ def _parameters(config_cls: type) -> tuple[list[inspect.Parameter], dict[str, st
 
 def config_from_cli(config_cls: type, ctx: typer.Context, values: dict[str, Any],
                     group_of: dict[str, str | None]):
-    """The config the command line gives: top-level values as parsed (an empty repeatable option is its
-    default), nested recipe values only where given, so that a config file can fill the rest."""
+    """The config the command line gives: only the settings given on it, so that a settings file (`--config`)
+    and then the dataclass defaults fill the rest."""
     hints = typing.get_type_hints(config_cls)
     top: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {g: {} for g in set(group_of.values()) if g}
     for name, value in values.items():
+        if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") == "DEFAULT":
+            continue  # not given: the settings file's value, else the dataclass default
         group = group_of[name]
-        if group is None:
-            f = _field(config_cls, name)
-            if isinstance(_default(f), list) and not value:  # an empty repeatable option: the default
-                continue
-            if isinstance(value, tuple) and typing.get_origin(base_type(hints[name])[0]) is list:
-                value = list(value)
-            if value is not None and f.metadata.get("comma"):
-                value = split_comma(value, base_type(hints[name])[0], name)
-            top[name] = value
-        elif getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT":  # given on the command line
+        if group is not None:
             nested[group][name] = value
+            continue
+        f = _field(config_cls, name)
+        if isinstance(value, tuple) and typing.get_origin(base_type(hints[name])[0]) is list:
+            value = list(value)
+        if value is not None and f.metadata.get("comma"):
+            value = split_comma(value, base_type(hints[name])[0], name)
+        top[name] = value
     return build(config_cls, top, nested)
 
 

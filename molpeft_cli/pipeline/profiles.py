@@ -32,7 +32,7 @@ PROFILES: dict[str, Profile] = {
         name="tiny",
         description="tiny model trained from scratch on 240 molecules: seconds, for CI and smoke tests",
         model="",
-        mlm_args=("--from-scratch", "--config", "tiny", "--max-steps", "20", "--batch-size", "32",
+        mlm_args=("--from-scratch", "--size", "tiny", "--max-steps", "20", "--batch-size", "32",
                   "--holdout", "0.1", "--patience", "0"),
         finetune_args=("--max-epochs", "2", "--batch-size", "32"),
         seeds=(0,),

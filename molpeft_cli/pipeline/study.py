@@ -8,11 +8,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.errors import InputError, SettingError
 from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
-from molpeft_cli.schema import option
+from molpeft_cli.schema import config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StudyConfig:
+    command: ClassVar[str] = "run"
+
     output: str = option(help="Run directory (created; reused to resume).", flags=("--output", "-o"))
     profile: str = option("quick", f"One of {', '.join(PROFILES)}.")
     pool: str | None = option(None, "Pool CSV/parquet with SMILES and labels; default: carve one out of the "
@@ -32,6 +34,7 @@ class StudyConfig:
     dry_run: bool = option(False, "Print the plan (run/skip per step) and stop.", flags=("--dry-run",))
     makefile: str | None = option(None, "Also write the plan as a Makefile here (`make -j N -f PATH` runs cells "
                                   "in parallel).")
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

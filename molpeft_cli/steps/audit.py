@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -15,12 +15,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class AuditConfig:
+    command: ClassVar[str] = "audit"
+
     split_table: str = argument(help="Split table (or any molecule table).", metavar="SPLIT")
     pool: str = argument(help="Pool: molecule table or raw CSV/parquet with SMILES.", metavar="POOL")
     output: str = option(help="Collision table ('-' for stdout).", flags=("--output", "-o"))
     summary: str | None = option(None, "Write the summary counts here as JSON.")
     tolerance: float = option(0.3, "Label difference above which a same-compound pair is reported as a "
                               "conflict.")
+    config: str | None = config_option()
 
 
 @dataclass
@@ -38,7 +41,8 @@ def audit(config: AuditConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     from molpeft_cli.data.tables import write_table
 
     c = config
-    recorder = Recorder("audit", dict(tolerance=c.tolerance), None, {"split": c.split_table, "pool": c.pool}, argv)
+    recorder = Recorder("audit", dict(tolerance=c.tolerance), None,
+                        {"split": c.split_table, "pool": c.pool, "config": c.config}, argv)
     dataset = load_molecules(c.split_table, "split")
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     hits, counts = audit_pool(dataset, pool_table, tolerance=c.tolerance)

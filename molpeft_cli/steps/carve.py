@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -14,11 +14,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CarveConfig:
+    command: ClassVar[str] = "carve"
+
     input: str = argument(help="Molecule table ('-' for stdin).", metavar="INPUT")
     output: str = option(help="The dataset without the pool.", flags=("--output", "-o"))
     pool: str = option(help="Where to write the carved pool table.")
     size: int = option(300, "Pool size in molecules.", flags=("--size", "-n"))
     seed: int | None = option(None, "Seed for choosing scaffold groups (default: global).")
+    config: str | None = config_option()
 
 
 @dataclass
@@ -36,7 +39,7 @@ def carve(config: CarveConfig, runtime: Runtime = Runtime(), argv: list[str] | N
 
     c = config
     seed = runtime.seed_for(c.seed)
-    recorder = Recorder("carve", dict(size=c.size), seed, {"input": c.input}, argv)
+    recorder = Recorder("carve", dict(size=c.size), seed, {"input": c.input, "config": c.config}, argv)
     table = load_molecules(c.input, "input")
     rest, carved = carve_pool(table, c.size, seed)
     log.info(f"carved a pool of {carved.height} molecules ({carved['smiles_canonical'].n_unique()} compounds) "

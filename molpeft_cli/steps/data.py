@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.choices import DEDUPE_MODES
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DataConfig:
+    command: ClassVar[str] = "data"
+
     source: str = argument(help="Bundled name (lipophilicity), a CSV/parquet path, or an http(s) URL.",
                            metavar="SOURCE")
     output: str = option(help="Molecule table (parquet; '-' for stdout).", flags=("--output", "-o"))
@@ -31,6 +33,7 @@ class DataConfig:
     sample: int | None = option(None, "Keep a seeded random sample of this many molecules (after rejects and "
                                 "dedupe).", min=1)
     seed: int | None = option(None, "Seed for --sample (default: the global --seed).")
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         if self.dedupe not in DEDUPE_MODES:
@@ -63,7 +66,7 @@ def load_data(config: DataConfig, runtime: Runtime = Runtime(), argv: list[str] 
     recorder = Recorder("data", dict(source=c.source, smiles_col=c.smiles_col, label_col=c.label_col,
                                      id_col=c.id_col, unlabeled=c.unlabeled, strict=c.strict, dedupe=c.dedupe,
                                      refresh=c.refresh, sample=c.sample),
-                        seed if c.sample else None, {"source": resolved.path}, argv)
+                        seed if c.sample else None, {"source": resolved.path, "config": c.config}, argv)
     raw = read_table(resolved.path)
     result = build_molecule_table(raw, source=resolved.name, smiles_col=c.smiles_col, label_col=c.label_col,
                                   id_col=c.id_col, unlabeled=c.unlabeled, dedupe=c.dedupe)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 SPLIT_CHOICES = ("train", "valid", "test", "all")
@@ -14,6 +14,8 @@ SPLIT_CHOICES = ("train", "valid", "test", "all")
 
 @dataclass
 class EvalConfig:
+    command: ClassVar[str] = "eval"
+
     checkpoint: str = argument(help="Fine-tuned checkpoint directory.", metavar="CKPT")
     data: str = argument(help="Split table (or molecule table with --split all).", metavar="DATA")
     output: str = option(help="Predictions table ('-' for stdout).", flags=("--output", "-o"))
@@ -22,6 +24,7 @@ class EvalConfig:
     run: str | None = option(None, "Run name in the metrics (default: checkpoint folder).")
     truncate: bool = option(False, "Cut over-long molecules instead of failing.")
     variant: str = option("", "Label for the training route, e.g. two-stage or direct.")
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_CHOICES:
@@ -52,7 +55,7 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
     c = config
     runtime.apply_threads()
     recorder = Recorder("eval", dict(split=c.split, truncate=c.truncate, variant=c.variant), None,
-                        {"checkpoint": c.checkpoint, "data": c.data}, argv)
+                        {"checkpoint": c.checkpoint, "data": c.data, "config": c.config}, argv)
     ft = load_finetuned(c.checkpoint, runtime.device)
     table = load_molecules(c.data, "data")
     if c.split != "all":

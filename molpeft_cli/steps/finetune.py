@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.training.options import FinetuneOptions
 
@@ -15,24 +15,18 @@ DEFAULT_MODEL = "molformer-mini"
 
 @dataclass
 class FinetuneConfig:
+    command: ClassVar[str] = "finetune"
+
     split_table: str = argument(help="Split table (from `molpeft split`).", metavar="SPLIT")
     output: str = option(help="Checkpoint directory to write.", flags=("--output", "-o"))
     model: str = option(DEFAULT_MODEL, "Bundled name, checkpoint directory, or hub id.")
     extra: list[str] = option(default_factory=list, help="Selection table(s) whose molecules join training.")
-    config: str | None = option(None, "TOML file with the recipe's fields (a finetune table or top level); "
-                                "flags given on the command line win.")
+    config: str | None = config_option()
     recipe: FinetuneOptions = option(default_factory=FinetuneOptions, nested=True,
                                      help="The training recipe: method, optimiser, dropouts, LoRA, clipping.")
     drop_leaking: bool = option(False, "Drop --extra molecules that are valid/test compounds (with a warning) "
                                 "instead of failing.")
     seed: int | None = option(None, "Training seed (default: the global --seed).")
-
-    @classmethod
-    def from_given(cls, values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> FinetuneConfig:
-        """Defaults < the TOML file in `config` < the recipe values given explicitly."""
-        from molpeft_cli.training.options import load_options
-
-        return cls(**values, recipe=load_options(values.get("config"), nested.get("recipe", {})))
 
 
 def finetune(config: FinetuneConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class InfluenceConfig:
+    command: ClassVar[str] = "influence"
+
     checkpoint: str = argument(help="Fine-tuned checkpoint directory.", metavar="CKPT")
     train: str = option(help="Split table: its train split defines the Hessian, its valid split the target.")
     pool: str = option(help="Labelled pool table to score.")
@@ -31,6 +33,7 @@ class InfluenceConfig:
     batch_size: int = option(32, "Molecules per minibatch.")
     truncate: bool = option(True, "Cut over-long molecules instead of failing.")
     seed: int | None = option(None, "Seed for minibatch order (default: global --seed).")
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         if self.target not in ("valid", "test"):
@@ -81,7 +84,7 @@ def influence(config: InfluenceConfig, runtime: Runtime = Runtime(),
     recorder = Recorder("influence", dict(target=c.target, params=c.params, solver=c.solver, depth=c.depth,
                                           damping=c.damping, step=c.step, repeats=c.repeats, hvp=c.hvp,
                                           batch_size=c.batch_size, truncate=c.truncate), seed,
-                        {"checkpoint": c.checkpoint, "train": c.train, "pool": c.pool}, argv)
+                        {"checkpoint": c.checkpoint, "train": c.train, "pool": c.pool, "config": c.config}, argv)
     split_table = load_molecules(c.train, "split")
     pool_table = load_molecules(c.pool, "pool")
     result = pool_influence(c.checkpoint, split_table, pool_table, c.target, c.params, solver, c.batch_size,

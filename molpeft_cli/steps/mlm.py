@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.errors import SettingError
 from molpeft_cli.progress import ProgressFactory
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.training.mlm_config import MLMConfig
 
@@ -22,13 +22,15 @@ SIZES = ("tiny", "mini", "xl")
 
 @dataclass
 class PretrainConfig:
+    command: ClassVar[str] = "mlm"
+
     input: str = argument(help="Molecule table (parquet/CSV) or a SMILES file (one per line, .gz allowed).",
                           metavar="INPUT")
     output: str = option(help="Checkpoint directory to write.", flags=("--output", "-o"))
     model: str = option("molformer-mini", "Bundled model name, checkpoint directory or hub id.")
-    from_scratch: bool = option(False, "Build a vocabulary from the corpus and a fresh model of size --config.",
+    from_scratch: bool = option(False, "Build a vocabulary from the corpus and a fresh model of size --size.",
                                 flags=("--from-scratch",))
-    size: str | None = option(None, f"Model size with --from-scratch: {', '.join(SIZES)}.", flags=("--config",))
+    size: str | None = option(None, f"Model size with --from-scratch: {', '.join(SIZES)}.")
     vocab_extra: list[str] = option(default_factory=list, help="With --from-scratch: more SMILES (file or table; "
                                     "all rows, labels unused) whose tokens join the vocabulary but that are not "
                                     "trained on. Repeatable.", flags=("--vocab-extra",))
@@ -41,6 +43,7 @@ class PretrainConfig:
     resume: bool = option(False, "Continue the run saved in the output directory (starts afresh when there is "
                           "none).", flags=("--resume",))
     seed: int | None = option(None, "Seed (default: the global --seed).")
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         if self.size is not None and not self.from_scratch:
@@ -119,7 +122,8 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime = Runtime(), argv: lis
     recorder = Recorder("mlm", dict(recipe.to_dict(), model=None if c.from_scratch else c.model,
                                     from_scratch=c.from_scratch, config=c.size, splits=split_names,
                                     vocab_extra=list(c.vocab_extra)), seed,
-                        {"input": c.input, **{f"vocab_extra_{i}": p for i, p in enumerate(c.vocab_extra)}}, argv)
+                        {"input": c.input, "config": c.config,
+                         **{f"vocab_extra_{i}": p for i, p in enumerate(c.vocab_extra)}}, argv)
     data_info = {"corpus": corpus.source, "kind": corpus.kind, "encoding": {
         k: v for k, v in data.summary.items() if k != "unknown_token_counts"}}
     device = runtime.torch_device()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PredictConfig:
+    command: ClassVar[str] = "predict"
+
     checkpoint: str = argument(help="Fine-tuned checkpoint directory.", metavar="CKPT")
     smiles: list[str] | None = argument(None, "SMILES; '-' reads stdin.", metavar="[SMILES]...")
     input: str | None = option(None, "File of SMILES: one per line, or a CSV/parquet with a SMILES column.",
@@ -21,6 +23,7 @@ class PredictConfig:
     output: str | None = option(None, "Write a table here instead of CSV on stdout.", flags=("--output", "-o"))
     strict: bool = option(False, "Fail on the first invalid SMILES.")
     truncate: bool = option(False, "Cut over-long molecules instead of reporting them.")
+    config: str | None = config_option()
 
 
 @dataclass

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 
 @dataclass
 class ReportConfig:
+    command: ClassVar[str] = "report"
+
     run_dir: str = argument(help="Run directory written by `molpeft run`.", metavar="RUN_DIR")
     output: str = option(help="Report folder (replaced as a whole).", flags=("--output", "-o"))
     resamples: int = option(2000, "Bootstrap resamples for the confidence intervals.")
     seed: int | None = option(None, "Bootstrap seed (default: the global --seed).")
     baseline: bool = option(True, "Add the random-forest baseline (cached in RUN_DIR/baseline).")
     rf_trees: int = option(500, "Trees in the random-forest baseline.")
+    config: str | None = config_option()
 
 
 @dataclass

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.choices import SELECTION_STRATEGIES
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 STRATEGIES = SELECTION_STRATEGIES
@@ -15,6 +15,8 @@ STRATEGIES = SELECTION_STRATEGIES
 
 @dataclass
 class SelectConfig:
+    command: ClassVar[str] = "select"
+
     pool: str = argument(help="Pool table (molecule table or raw CSV/parquet).", metavar="POOL")
     output: str = option(help="Selection table ('-' for stdout).", flags=("--output", "-o"))
     strategy: str = option("random", f"One of {', '.join(STRATEGIES)}.")
@@ -33,6 +35,7 @@ class SelectConfig:
     bf16: bool = option(False, "mcdropout: forward passes under bfloat16 autocast (several times faster on "
                         "CPU).", flags=("--bf16/--fp32",))
     seed: int | None = option(None, "Seed (default: the global --seed).")
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -63,7 +66,7 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     params = dict(strategy=c.strategy, k=c.k, threshold=c.threshold, exclude_splits=list(splits),
                   passes=c.passes, truncate=c.truncate, bf16=c.bf16)
     recorder = Recorder("select", params, seed, {"pool": c.pool, "exclude": c.exclude, "train": c.train,
-                                                 "model": c.model, "scores": c.scores}, argv)
+                                                 "model": c.model, "scores": c.scores, "config": c.config}, argv)
     runtime.apply_threads()
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     split_table = load_molecules(c.exclude, "split") if c.exclude else None

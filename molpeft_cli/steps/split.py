@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from molpeft_cli.choices import SPLIT_STRATEGIES
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, option
+from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SplitConfig:
+    command: ClassVar[str] = "split"
+
     input: str = argument(help="Molecule table (or raw CSV/parquet); '-' for stdin.", metavar="INPUT")
     output: str = option(help="Split table ('-' for stdout); with --compare, the comparison table.",
                          flags=("--output", "-o"))
@@ -25,6 +27,8 @@ class SplitConfig:
     seed: int | None = option(None, "Split seed (default: the global --seed).")
     summary: str | None = option(None, "Write the split-quality summary here as JSON.")
     compare: bool = option(False, "Run all six strategies; -o gets one comparison table.")
+    config: str | None = config_option()
+    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         self.frac = tuple(self.frac)
@@ -55,7 +59,7 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     seed = runtime.seed_for(c.seed)
     table = load_molecules(c.input, "input")
     recorder = Recorder("split", dict(strategy="all" if c.compare else c.strategy, frac=list(c.frac),
-                                      compare=c.compare), seed, {"input": c.input}, argv)
+                                      compare=c.compare), seed, {"input": c.input, "config": c.config}, argv)
     strategies = list(STRATEGIES) if c.compare else [c.strategy]
     summaries = []
     split_table = None

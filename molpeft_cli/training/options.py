@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from molpeft_cli.choices import ADAPTERS
-from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.errors import SettingError
 
 PEFT_METHODS = ADAPTERS
 
@@ -69,24 +68,10 @@ class FinetuneOptions:
 
 
 def load_options(config_file: str | Path | None, overrides: dict[str, Any]) -> FinetuneOptions:
-    """Defaults < TOML file (`[finetune]` table or top level) < explicit CLI flags (non-None overrides)."""
-    values: dict[str, Any] = {}
-    if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise MolpeftError(f"config file not found: {path}")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise MolpeftError(f"config file {path} is not valid TOML: {exc}") from None
-        data = data.get("finetune", data)
-        known = {f.name for f in fields(FinetuneOptions)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise MolpeftError(f"config file {path} has unknown fields: {', '.join(unknown)}")
-        values.update(data)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return FinetuneOptions(**values)
-    except TypeError as exc:
-        raise MolpeftError(f"bad fine-tuning options: {exc}") from None
+    """Defaults < TOML file (`[finetune]` table or top level) < explicit overrides (non-None values). Kept for
+    callers of the earlier API; `molpeft_cli.schema.build` does this for every command."""
+    from molpeft_cli.schema import build
+    from molpeft_cli.steps.finetune import FinetuneConfig
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return build(FinetuneConfig, {"split_table": "-", "output": "-", "config": config_file}, {"recipe": given}).recipe

@@ -63,3 +63,19 @@ def test_recipe_flags_override_the_config_file(tmp_path, runner):
                                      "--lr", "0.002"])
     assert (config.recipe.peft, config.recipe.lr, config.recipe.max_epochs) == ("lora", 0.002, 7)
     assert config.recipe.batch_size == 64  # neither file nor flag: the default
+
+
+def test_config_means_a_settings_file_for_every_command(tmp_path):
+    from molpeft_cli.cli.options import CONFIGS
+    from molpeft_cli.errors import InputError
+
+    assert all("config" in {f for f in cls.__dataclass_fields__} for cls in CONFIGS.values())
+    (tmp_path / "s.toml").write_text('[split]\nstrategy = "random"\nfrac = [0.7, 0.2, 0.1]\n')
+    config = cli_config("split", ["in.parquet", "-o", "out.parquet", "--config", str(tmp_path / "s.toml")])
+    assert (config.strategy, config.frac) == ("random", (0.7, 0.2, 0.1))
+    (tmp_path / "m.toml").write_text('size = "tiny"\nfrom_scratch = true\nmask_prob = 0.2\n')
+    config = cli_config("mlm", ["in.smi", "-o", "ckpt", "--config", str(tmp_path / "m.toml"), "--mask-prob", "0.3"])
+    assert (config.size, config.from_scratch, config.recipe.mask_prob) == ("tiny", True, 0.3)
+    (tmp_path / "bad.toml").write_text("[eval]\nspilt = 'test'\n")
+    with pytest.raises(InputError, match="unknown fields for eval: spilt"):
+        cli_config("eval", ["ckpt", "data.parquet", "-o", "p.parquet", "--config", str(tmp_path / "bad.toml")])

@@ -18,7 +18,7 @@ FAST = ["--epochs", "2", "--batch-size", "16", "--eval-every", "3", "--save-ever
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, smiles_file):
     out = tmp_path_factory.mktemp("mlm") / "ckpt"
-    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(out), "--from-scratch", "--config", "tiny",
+    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(out), "--from-scratch", "--size", "tiny",
                                   "--descriptor-weight", "0.5", *FAST])
     assert result.exit_code == 0, result.output
     return out, result
@@ -66,7 +66,7 @@ def test_output_loads_for_regression_with_only_head_notes(trained):
 def test_resume_of_a_finished_run_does_nothing(trained, smiles_file):
     out, _ = trained
     before = (out / "model.safetensors").read_bytes()
-    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(out), "--from-scratch", "--config", "tiny",
+    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(out), "--from-scratch", "--size", "tiny",
                                   "--descriptor-weight", "0.5", "--resume", *FAST])
     assert result.exit_code == 0, result.output
     assert "already finished" in result.stderr
@@ -75,7 +75,7 @@ def test_resume_of_a_finished_run_does_nothing(trained, smiles_file):
 
 def test_resume_with_other_settings_is_refused(trained, smiles_file):
     out, _ = trained
-    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(out), "--from-scratch", "--config", "tiny",
+    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(out), "--from-scratch", "--size", "tiny",
                                   "--descriptor-weight", "0.5", "--resume", *FAST, "--lr", "0.5"])
     assert_one_line_error(result, "settings differ")
 
@@ -110,23 +110,23 @@ def test_plain_gzipped_file_with_header(tmp_path):
 
 def test_missing_input_is_one_line(tmp_path):
     result = invoke(CliRunner(), ["mlm", str(tmp_path / "nope.smi"), "-o", str(tmp_path / "o"),
-                                  "--from-scratch", "--config", "tiny"])
+                                  "--from-scratch", "--size", "tiny"])
     assert_one_line_error(result, "not found")
 
 
 def test_no_smiles_is_one_line(tmp_path):
     empty = tmp_path / "empty.smi"
     empty.write_text("\n\n")
-    result = invoke(CliRunner(), ["mlm", str(empty), "-o", str(tmp_path / "o"), "--from-scratch", "--config", "tiny"])
+    result = invoke(CliRunner(), ["mlm", str(empty), "-o", str(tmp_path / "o"), "--from-scratch", "--size", "tiny"])
     assert_one_line_error(result, "no SMILES")
 
 
-def test_config_without_from_scratch_is_one_line(tmp_path, smiles_file):
-    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(tmp_path / "o"), "--config", "tiny"])
+def test_size_without_from_scratch_is_one_line(tmp_path, smiles_file):
+    result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(tmp_path / "o"), "--size", "tiny"])
     assert_one_line_error(result, "--from-scratch")
 
 
 def test_bad_setting_is_one_line(tmp_path, smiles_file):
     result = invoke(CliRunner(), ["mlm", str(smiles_file), "-o", str(tmp_path / "o"), "--from-scratch",
-                                  "--config", "tiny", "--mask-prob", "1.5"])
+                                  "--size", "tiny", "--mask-prob", "1.5"])
     assert_one_line_error(result, "--mask-prob")

@@ -85,7 +85,7 @@ def test_setting_errors_name_settings_and_render_as_flags():
         PretrainConfig(input="x.smi", output="o", size="tiny")
     assert str(caught.value) == "size sets the size of a new model: use it with from_scratch"
     assert caught.value.render(lambda s: flag_of(PretrainConfig, s)) == \
-        "--config sets the size of a new model: use it with --from-scratch"
+        "--size sets the size of a new model: use it with --from-scratch"
 
 
 def test_library_logs_instead_of_printing(caplog, capsys):
