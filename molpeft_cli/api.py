@@ -26,14 +26,13 @@ from molpeft_cli.steps.audit import AuditConfig, AuditResult
 from molpeft_cli.steps.carve import CarveConfig, CarveResult
 from molpeft_cli.steps.data import DataConfig, DataResult
 from molpeft_cli.steps.evaluate import EvalConfig, EvalResult
-from molpeft_cli.steps.finetune import FinetuneConfig
+from molpeft_cli.steps.finetune import FinetuneConfig, FinetuneOutcome
 from molpeft_cli.steps.influence import InfluenceConfig, InfluenceResult
 from molpeft_cli.steps.mlm import PretrainConfig, PretrainResult
 from molpeft_cli.steps.predict import PredictConfig, PredictResult
 from molpeft_cli.steps.report import ReportConfig, ReportResult
 from molpeft_cli.steps.select import SelectConfig, SelectResult
 from molpeft_cli.steps.split import SplitConfig, SplitResult
-from molpeft_cli.training.finetune_job import FinetuneOutcome
 from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.options import FinetuneOptions
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
@@ -29,8 +30,15 @@ class FinetuneConfig:
     seed: int | None = option(None, "Training seed (default: the global --seed).")
 
 
+@dataclass
+class FinetuneOutcome:
+    checkpoint: Path  # the checkpoint directory written
+    meta: dict[str, Any]  # what finetune.json records: method, counts, best epoch and valid MSE, selection, ...
+    log: Any  # polars.DataFrame, one row per epoch: train_loss, valid_mse, valid_mae, seconds
+
+
 def finetune(config: FinetuneConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None,
-             on_epoch: Callable[[dict], None] | None = None):
+             on_epoch: Callable[[dict], None] | None = None) -> FinetuneOutcome:
     """Fine-tune the regression model on the train split (plus `extra` tables); early stopping on valid. Returns a
     `FinetuneOutcome` (checkpoint directory, its meta, the training log); `on_epoch` sees each epoch's row."""
     from molpeft_cli.training.finetune_job import run_finetune

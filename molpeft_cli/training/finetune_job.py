@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.settings import Runtime
+from molpeft_cli.steps.finetune import FinetuneOutcome
 from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FinetuneOutcome:
-    checkpoint: Path  # the checkpoint directory written
-    meta: dict[str, Any]  # what finetune.json records: method, counts, best epoch and valid MSE, selection, ...
-    log: pl.DataFrame  # one row per epoch: train_loss, valid_mse, valid_mae, seconds
 
 
 def gather_training_data(split: pl.DataFrame, extras: list[pl.DataFrame], drop_leaking: bool) -> pl.DataFrame:
