@@ -14,13 +14,15 @@ from pathlib import Path
 TIMING_COLUMNS = {"train_seconds", "seconds", "molecules_per_second"}
 MANIFEST_VOLATILE = {"argv", "started", "ended", "versions", "inputs"}
 VOLATILE_KEYS = TIMING_COLUMNS | {"started", "ended", "t0"}
+UNORDERED_KEYS = {"target_modules", "feedforward_modules"}  # peft writes these sets in hash order
 RUN_DIRS: list[str] = []  # replaced by <RUN> in strings, so runs in different folders compare
 
 
 def strip(value):
     """A JSON value without timing fields and absolute paths (run directories differ)."""
     if isinstance(value, dict):
-        return {k: strip(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+        return {k: sorted(strip(v)) if k in UNORDERED_KEYS and isinstance(v, list) else strip(v)
+                for k, v in value.items() if k not in VOLATILE_KEYS}
     if isinstance(value, list):
         return [strip(v) for v in value]
     if isinstance(value, str):
@@ -36,9 +38,19 @@ def compare_tables(a: Path, b: Path) -> list[str]:
     if left.columns != right.columns:
         return [f"{a.name}: columns {left.columns} vs {right.columns}"]
     keep = [c for c in left.columns if c not in TIMING_COLUMNS]
-    if not left.select(keep).equals(right.select(keep)):
-        return [f"{a.name}: values differ"]
+    left, right = (_relative_paths(t.select(keep)) for t in (left, right))
+    if not left.equals(right):
+        differing = [c for c in keep if not left[c].equals(right[c])]
+        return [f"{a.name}: values differ in {', '.join(differing)}"]
     return []
+
+
+def _relative_paths(table):
+    import polars as pl
+
+    for prefix in RUN_DIRS:
+        table = table.with_columns(pl.col(pl.String).str.replace_all(prefix, "<RUN>", literal=True))
+    return table
 
 
 def compare_weights(a: Path, b: Path) -> list[str]:

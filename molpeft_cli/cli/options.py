@@ -7,7 +7,7 @@ import dataclasses
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
@@ -18,19 +18,8 @@ CONFIGS: dict[str, type] = {}
 
 
 def _parameter(f: dataclasses.Field, declared: Any, default: Any) -> inspect.Parameter:
-    tp, optional = base_type(declared)
-    extra = dict(f.metadata.get("extra") or {})
-    help_text = f.metadata.get("help", "")
-    if f.metadata.get("kind") == "argument":
-        info = typer.Argument(metavar=f.metadata.get("metavar"), help=help_text, **extra)
-    else:
-        on, off = option_flags(f, tp)
-        declared_flags = list(f.metadata.get("flags") or ())
-        if tp is bool:
-            flags = declared_flags or [f"{on[0]}/{off[0]}"]
-        else:
-            flags = on
-        info = typer.Option(*flags, help=help_text, **extra)
+    """One Typer parameter (annotation: the type; default: the Option/Argument with the field's default)."""
+    tp, _ = base_type(declared)
     annotation = declared
     if f.metadata.get("comma"):  # one comma-separated value
         annotation, default = str | None, None
@@ -38,9 +27,16 @@ def _parameter(f: dataclasses.Field, declared: Any, default: Any) -> inspect.Par
         annotation = tp | None
         if default is dataclasses.MISSING or default == []:
             default = None
-    kind = inspect.Parameter.KEYWORD_ONLY
-    value = inspect.Parameter.empty if default is dataclasses.MISSING else default
-    return inspect.Parameter(f.name, kind, annotation=Annotated[annotation, info], default=value)
+    value = ... if default is dataclasses.MISSING else default  # `...`: required
+    extra = dict(f.metadata.get("extra") or {})
+    help_text = f.metadata.get("help", "")
+    if f.metadata.get("kind") == "argument":
+        info = typer.Argument(value, metavar=f.metadata.get("metavar"), help=help_text, **extra)
+    else:
+        on, off = option_flags(f, tp)
+        flags = (list(f.metadata.get("flags") or ()) or [f"{on[0]}/{off[0]}"]) if tp is bool else on
+        info = typer.Option(value, *flags, help=help_text, **extra)
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=info)
 
 
 def _default(f: dataclasses.Field) -> Any:

@@ -120,7 +120,8 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime = Runtime(), argv: lis
              f"{data.summary['train_molecules']} training and {data.summary['heldout_molecules']} held-out "
              "molecules")
     recorder = Recorder("mlm", dict(recipe.to_dict(), model=None if c.from_scratch else c.model,
-                                    from_scratch=c.from_scratch, config=c.size, splits=split_names,
+                                    from_scratch=c.from_scratch, config=c.size,  # manifests call the size "config"
+                                    splits=split_names,
                                     vocab_extra=list(c.vocab_extra)), seed,
                         {"input": c.input, "config": c.config,
                          **{f"vocab_extra_{i}": p for i, p in enumerate(c.vocab_extra)}}, argv)

@@ -53,7 +53,7 @@ def test_every_field_is_one_option_with_its_help():
         names = [p.name for p in params]
         assert len(names) == len(set(names)), command  # one declaration per setting
         for p in params:
-            info = p.annotation.__metadata__[0]
+            info = p.default
             assert info.help, f"{command} --{p.name} has no help"
 
 
