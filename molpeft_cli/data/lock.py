@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,8 @@ def _holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def directory_lock(directory: str | os.PathLike, command: str, wait_s: float = 0.0) -> Iterator[Path]:
+def directory_lock(directory: str | os.PathLike, command: str, wait_s: float = 0.0,
+                   argv: list[str] | None = None) -> Iterator[Path]:
     """Hold `DIR/.molpeft.lock` while the block runs; refuse (LockedError) when another process holds it, after
     waiting up to `wait_s` seconds."""
     directory = Path(directory)
@@ -52,7 +52,7 @@ def directory_lock(directory: str | os.PathLike, command: str, wait_s: float = 0
                     raise LockedError(f"{directory} is in use by {_holder(path)}; wait for it to finish "
                                       f"(or stop it) and run again") from None
                 time.sleep(0.2)
-        record = {"pid": os.getpid(), "command": command, "argv": sys.argv,
+        record = {"pid": os.getpid(), "command": command, "argv": list(argv or []),
                   "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -15,6 +16,8 @@ from pathlib import Path
 from molpeft_cli.data.atomic import atomic_path, write_text_atomic
 from molpeft_cli.data.manifest import sha256_file
 from molpeft_cli.errors import MolpeftError, SettingError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,12 +117,10 @@ def download(url: str, sha256: str | None = None, refresh: bool = False, timeout
     a conditional request (ETag / Last-Modified, recorded beside the copy) that the server answers with 304, or,
     where it gives no validators, a fresh copy compared by size and sha256. Every use of the cache is said.
     """
-    from molpeft_cli.console import info, warn
-
     target = cached_path(url)
     have = target.is_file() and not refresh
     if have and sha256 is not None and sha256_file(target) == sha256.lower():
-        info(f"using the cached download of {url} (sha256 matches --sha256): {target}")
+        log.info(f"using the cached download of {url} (sha256 matches --sha256): {target}")
         return target
     meta = _read_meta(target) if have else {}
     if have and meta.get("sha256") != sha256_file(target):
@@ -140,20 +141,20 @@ def download(url: str, sha256: str | None = None, refresh: bool = False, timeout
             if have:
                 old = sha256_file(target)
                 if old == actual:
-                    info(f"the cached download of {url} is unchanged upstream (same size and sha256)")
+                    log.info(f"the cached download of {url} is unchanged upstream (same size and sha256)")
                 else:
-                    info(f"{url} changed since it was cached (sha256 {old[:12]}... -> {actual[:12]}...): "
+                    log.info(f"{url} changed since it was cached (sha256 {old[:12]}... -> {actual[:12]}...): "
                          "using the new copy")
             fetched["sha256"] = actual
             fetched["url"] = url
     except _NotModified:
-        info(f"using the cached download of {url} (not modified upstream): {target}")
+        log.info(f"using the cached download of {url} (not modified upstream): {target}")
         return target
     except MolpeftError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
         if have and not isinstance(exc, urllib.error.HTTPError):
-            warn(f"could not re-validate {url} ({_reason(exc)}); using the cached copy from "
+            log.warning(f"could not re-validate {url} ({_reason(exc)}); using the cached copy from "
                  f"{meta.get('fetched', 'an earlier run')}: {target}")
             return target
         raise MolpeftError(f"download of {url} failed: {_reason(exc)}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from pathlib import Path
 
@@ -69,9 +70,7 @@ def read_table(source: str | Path) -> pl.DataFrame:
     df = _read_csv(data, name, ",")
     separator = _other_separator(df)
     if separator is not None:
-        from molpeft_cli.console import detail
-
-        detail(f"{name}: {_OTHER_SEPARATORS[separator]}-separated, read as such")
+        logging.getLogger(__name__).debug(f"{name}: {_OTHER_SEPARATORS[separator]}-separated, read as such")
         df = _read_csv(data, name, separator)
     if df.height == 0:
         raise MolpeftError(f"input has a header but no rows: {name}")

@@ -3,6 +3,7 @@ offline), checksum, broken connection, HTML pages refused."""
 
 import hashlib
 import http.server
+import logging
 import threading
 
 import pytest
@@ -83,47 +84,60 @@ def cached_files(cache):
     return [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
 
 
-def test_download_verifies_and_reuses_cache(server, cache, capsys):
+@pytest.fixture
+def said(caplog):
+    """What the library logged since the last call (the download messages are INFO records)."""
+    caplog.set_level(logging.INFO, logger="molpeft_cli")
+
+    def read() -> str:
+        text = caplog.text
+        caplog.clear()
+        return text
+
+    return read
+
+
+def test_download_verifies_and_reuses_cache(server, cache, said):
     url = f"{server}/data/lipo.csv"
     digest = hashlib.sha256(BODY).hexdigest()
     path = registry.download(url, sha256=digest)
     assert path.read_bytes() == BODY
     assert registry.download(url, sha256=digest) == path
     assert Handler.hits == ["/data/lipo.csv"]  # pinned by sha256: served from the cache, no request
-    assert "using the cached download" in capsys.readouterr().err
+    assert "using the cached download" in said()
     registry.download(url, refresh=True)
     assert len(Handler.hits) == 2
 
 
-def test_cached_url_is_revalidated_with_its_etag(server, cache, capsys):
+def test_cached_url_is_revalidated_with_its_etag(server, cache, said):
     url = f"{server}/etag/lipo.csv"
     path = registry.download(url)
     assert registry.download(url) == path and path.read_bytes() == BODY
     assert len(Handler.hits) == 2 and len(Handler.conditional) == 1  # the second request was conditional (304)
-    assert "not modified upstream" in capsys.readouterr().err
+    assert "not modified upstream" in said()
     Handler.body = BODY + b"CCN,3.0\n"  # the server's copy changes
     assert registry.download(url).read_bytes() == Handler.body
-    assert "changed since it was cached" in capsys.readouterr().err
+    assert "changed since it was cached" in said()
 
 
-def test_changed_content_without_validators_is_noticed(server, cache, capsys):
+def test_changed_content_without_validators_is_noticed(server, cache, said):
     url = f"{server}/data/lipo.csv"
     registry.download(url)
     registry.download(url)
-    assert "unchanged upstream (same size and sha256)" in capsys.readouterr().err
+    assert "unchanged upstream (same size and sha256)" in said()
     Handler.body = b"smiles,exp\nCCCl,9.0\n"
     assert registry.download(url).read_bytes() == Handler.body
-    assert "changed since it was cached" in capsys.readouterr().err
+    assert "changed since it was cached" in said()
 
 
-def test_offline_uses_the_cache_and_says_so(server, cache, capsys):
+def test_offline_uses_the_cache_and_says_so(server, cache, said):
     url = f"{server}/etag/lipo.csv"
     path = registry.download(url)
     dead = "http://127.0.0.1:9/etag/lipo.csv"  # nothing listens on the discard port
     target = registry.cached_path(dead)
     target.write_bytes(path.read_bytes())
     assert registry.download(dead, timeout=2) == target
-    assert "could not re-validate" in capsys.readouterr().err
+    assert "could not re-validate" in said()
 
 
 @pytest.mark.parametrize("route", ["/html/typed/data.csv", "/html/sniffed/data.csv"])
