@@ -239,7 +239,37 @@ def read_settings_file(cls: type, path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - settings_names(cls))
     if unknown:
         raise InputError(f"config file {path} has unknown fields for {command}: {', '.join(unknown)}")
+    declared = {f.name: tp for f, tp, _ in _options_of(cls)}
+    for name, value in data.items():
+        expected = _toml_kind(declared[name], value)
+        if expected:
+            raise InputError(f"config file {path}: field `{name}` must be {expected}, got {value!r}")
     return data
+
+
+def _toml_kind(declared: Any, value: Any) -> str | None:
+    """What a TOML value for a setting of type `declared` should be, when `value` is not that; None when fine."""
+    tp, optional = base_type(declared)
+    if value is None and optional:
+        return None
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (str,)
+        if not isinstance(value, list):
+            return f"a list of {_KIND.get(item, item.__name__)}"
+        bad = [v for v in value if _toml_kind(item, v)]
+        return f"a list of {_KIND.get(item, item.__name__)}" if bad else None
+    if tp is bool:
+        return None if isinstance(value, bool) else _KIND[bool]
+    if tp is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else _KIND[int]
+    if tp is float:
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else _KIND[float]
+    if tp is str:
+        return None if isinstance(value, str) else _KIND[str]
+    return None  # tuples and other shapes: the config class checks them
+
+
+_KIND = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
 
 
 CONFIG_HELP = ("TOML file with this command's settings (a table named after the command, or top level; names as "

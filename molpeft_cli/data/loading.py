@@ -7,22 +7,37 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from molpeft_cli.errors import InputError
+from molpeft_cli.errors import InputError, SettingError
 
 log = logging.getLogger(__name__)
 
 
 def load_molecules(source: str | Path, role: str, unlabeled: bool = False):
-    """A molecule table as the contract defines it; raw CSV/parquet is standardised on the way in."""
-    from molpeft_cli.data.molecules import build_molecule_table, is_molecule_table, validate_molecule_table
+    """A molecule table as the contract defines it, checked row by row (`data.validate`; every row labelled unless
+    `unlabeled`); raw CSV/parquet is standardised on the way in (unusable rows reported and skipped)."""
+    from molpeft_cli.data.molecules import (
+        LABEL_NAMES,
+        SMILES_NAMES,
+        build_molecule_table,
+        is_molecule_table,
+        validate_molecule_table,
+    )
     from molpeft_cli.data.tables import read_table
 
     source = str(source)
     table = read_table(source)
     if is_molecule_table(table):
-        return validate_molecule_table(table, what=f"{role} table {source}")
+        return validate_molecule_table(table, what=f"{role} table {source}", labels_required=not unlabeled)
     name = "stdin" if source == "-" else Path(source).stem
-    result = build_molecule_table(table, source=name, unlabeled=unlabeled)
+    try:
+        result = build_molecule_table(table, source=name, unlabeled=unlabeled)
+    except SettingError as exc:  # these steps cannot name columns: say how to, without their flags
+        if exc.setting not in ("smiles_col", "label_col"):
+            raise
+        what, names = ("SMILES", SMILES_NAMES) if exc.setting == "smiles_col" else ("label", LABEL_NAMES)
+        raise InputError(f"no {what} column found in {role} {source} (looked for {', '.join(names)}; it has "
+                         f"{', '.join(table.columns)}); rename the column, or make a molecule table with the data "
+                         "step, which can name it") from None
     log_build(result, role)
     if result.molecules.height == 0:
         raise InputError(f"no usable molecules in {role} {source}: all {result.rejects.height} rows rejected")

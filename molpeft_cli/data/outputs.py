@@ -9,26 +9,30 @@ Before a command does any work it calls `check_outputs`, which refuses
 - a destination that cannot be written (probed by creating a file there, so read-only mounts are caught);
 and it removes our own stale temporaries beside each output (left by a process that was killed).
 
-Roles are named by the caller: the CLI passes flag names (`-o`, `--pool`), the Python API setting names.
+Outputs and inputs are named by their settings (`output`, `split_table`); the errors are `SettingError`s, so the
+library shows those names and the CLI the command's flags (`--output`, `SPLIT`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from molpeft_cli.data.atomic import clean_stale_temporaries
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 
 STDIO = "-"
+log = logging.getLogger(__name__)
 
 
-class OutputError(MolpeftError):
-    """An output that would destroy data or cannot be written."""
+class OutputError(SettingError):
+    """An output that would destroy data or cannot be written. `{setting}` is the output's setting; other
+    `{name}` placeholders name inputs."""
 
 
 @dataclass(frozen=True)
@@ -74,52 +78,56 @@ def _probe_writable(target: Path, role: str) -> None:
             break
         folder = folder.parent
     if not folder.is_dir():
-        raise OutputError(f"{role} {target}: {folder} is a file, not a folder")
+        raise OutputError(role, f"{{setting}} {target}: {folder} is a file, not a folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.~{os.getpid()}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise OutputError(f"{role} {target} cannot be written: {exc.strerror or exc} in {folder}") from None
+        raise OutputError(role, f"{{setting}} {target} cannot be written: {exc.strerror or exc} in {folder}"
+                          ) from None
     os.close(fd)
     os.unlink(probe)
 
 
-def _check_one(role: str, output: Output, command: str, inputs: Mapping[str, object], overwrite: bool,
-               accept: tuple[str, ...], overwrite_name: str) -> bool:
+def _check_one(role: str, output: Output, command: str, inputs: Mapping[str, list[str]], overwrite: bool,
+               accept: tuple[str, ...]) -> bool:
     """Check one output; True when it replaces an existing directory that only `overwrite` allowed."""
     target = Path(output.path)
-    for in_role, value in inputs.items():
-        if value is None or str(value) == STDIO:
-            continue
-        source = Path(os.fspath(value))
-        if _same_file(target, source):
-            raise OutputError(f"{role} {target} is also the input {in_role}; writing it would destroy the input: "
-                              f"choose another {role}")
-        if output.directory and source.exists() and _inside(source, target):
-            raise OutputError(f"{role} {target} would be replaced as a whole, and it holds the input {in_role} "
-                              f"({source}); choose another {role}")
+    for in_role, values in inputs.items():
+        for value in values:
+            source = Path(value)
+            if not source.exists():  # a name (bundled model, hub id) or a file still to come: nothing to lose
+                continue
+            if _same_file(target, source):
+                raise OutputError(role, f"{{setting}} {target} is also the input {{{in_role}}}; writing it would "
+                                  "destroy the input: choose another {setting}")
+            if output.directory and _inside(source, target):
+                raise OutputError(role, f"{{setting}} {target} would be replaced as a whole, and it holds the input "
+                                  f"{{{in_role}}} ({source}); choose another {{setting}}")
     if output.directory:
         cwd = Path.cwd().resolve()
         if _inside(cwd, target):
-            raise OutputError(f"{role} {target} is the current folder or one of its parents; it would be replaced "
-                              f"as a whole: choose a new folder for {role}")
+            raise OutputError(role, f"{{setting}} {target} is the current folder or one of its parents; it would be "
+                              "replaced as a whole: choose a new folder for {setting}")
     forced = False
     if target.is_symlink() and not target.exists():
-        raise OutputError(f"{role} {target} is a broken symbolic link; remove it or choose another {role}")
+        raise OutputError(role, f"{{setting}} {target} is a broken symbolic link; remove it or choose another "
+                          "{setting}")
     if output.directory:
         if target.exists() and not target.is_dir():
-            raise OutputError(f"{role} {target} exists and is a file, not a folder; choose another {role}")
+            raise OutputError(role, f"{{setting}} {target} exists and is a file, not a folder; choose another "
+                              "{setting}")
         if target.is_dir() and any(target.iterdir()):
             found = manifest_command(target)
             if found not in accept:
                 what = (f"holds the output of `molpeft {found}`" if found else
                         "is not empty and holds no molpeft manifest")
                 if not overwrite:
-                    raise OutputError(f"{role} {target} {what}, not of `molpeft {command}`; it would be replaced: "
-                                      f"choose another {role}, or pass {overwrite_name} (the old folder is "
-                                      "moved aside and removed only once the new one is written)")
+                    raise OutputError(role, f"{{setting}} {target} {what}, not of `molpeft {command}`; it would be "
+                                      "replaced: choose another {setting}, or allow it with {overwrite} (the old "
+                                      "folder is moved aside and removed only once the new one is written)")
                 forced = True
     elif target.is_dir():
-        raise OutputError(f"{role} {target} is a folder; give a file name")
+        raise OutputError(role, f"{{setting}} {target} is a folder; give a file name")
     _probe_writable(target, role)
     clean_stale_temporaries(target)
     return forced
@@ -127,16 +135,18 @@ def _check_one(role: str, output: Output, command: str, inputs: Mapping[str, obj
 
 def check_outputs(command: str, outputs: Mapping[str, Output | str | os.PathLike | None],
                   inputs: Mapping[str, object] | None = None, *, overwrite: bool = False,
-                  accept: tuple[str, ...] | None = None, overwrite_name: str = "overwrite=True") -> list[str]:
+                  accept: tuple[str, ...] | None = None) -> list[str]:
     """Apply the output policy to each output of `command` before any work; return the roles whose existing
     directories are replaced only because `overwrite` was given (for a warning).
 
     outputs: role -> Output (a plain path means a file); None or '-' (stdout) entries are skipped.
-    inputs: role -> path of each input (None, '-' and names that are not paths are fine).
+    inputs: role -> path (or list of paths) of each input; None, '-' and names that are not paths are fine.
     accept: manifest commands whose directories this command may replace (default: `command` itself).
-    overwrite_name: how the message names the overwrite switch (the CLI: `--overwrite`).
     """
-    inputs = {k: v for k, v in (inputs or {}).items() if isinstance(v, str | os.PathLike)}
+    paths: dict[str, list[str]] = {}
+    for role, value in (inputs or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        paths[role] = [os.fspath(v) for v in values if isinstance(v, str | os.PathLike) and str(v) != STDIO]
     accept = accept or (command,)
     items = {}
     for role, value in outputs.items():
@@ -145,13 +155,29 @@ def check_outputs(command: str, outputs: Mapping[str, Output | str | os.PathLike
         item = value if isinstance(value, Output) else Output(value)
         if str(item.path) == STDIO:
             if item.directory:
-                raise OutputError(f"{role} must be a folder, not '-' (stdout)")
+                raise OutputError(role, "{setting} must be a folder, not '-' (stdout)")
             continue
         items[role] = item
     roles = list(items)
     for i, role in enumerate(roles):
         for other in roles[i + 1:]:
             if _same_file(Path(items[role].path), Path(items[other].path)):
-                raise OutputError(f"{role} and {other} name the same path {items[role].path}; give each its own")
-    return [role for role, item in items.items() if _check_one(role, item, command, inputs, overwrite, accept,
-                                                                         overwrite_name)]
+                raise OutputError(role, f"{{setting}} and {{{other}}} name the same path {items[role].path}; give "
+                                  "each its own")
+    return [role for role, item in items.items() if _check_one(role, item, command, paths, overwrite, accept)]
+
+
+def check_step_outputs(config: object, outputs: Mapping[str, bool], inputs: Sequence[str],
+                       accept: tuple[str, ...] | None = None) -> None:
+    """`check_outputs` for a step's config: `outputs` maps each output setting to whether it is a directory,
+    `inputs` names the input settings (paths, lists of paths, or None). The step's command is `config.command`,
+    and `config.overwrite` (where the config has it) allows replacing a directory that is not ours."""
+    command = type(config).command  # type: ignore[attr-defined]
+    targets = {name: Output(getattr(config, name), directory=is_dir)
+               for name, is_dir in outputs.items() if getattr(config, name) is not None}
+    sources = {name: getattr(config, name) for name in inputs}
+    forced = check_outputs(command, targets, sources, overwrite=bool(getattr(config, "overwrite", False)),
+                           accept=accept)
+    for name in forced:
+        log.warning(f"{targets[name].path} is not a `molpeft {command}` output; it is replaced as asked (the old "
+                    "folder is removed once the new one is written)")

@@ -5,6 +5,7 @@ may follow), or a CSV/parquet table whose SMILES column is detected."""
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 from molpeft_cli.errors import InputError
@@ -27,7 +28,7 @@ def _first_line(path: Path) -> str:
     try:
         with open_text(path) as fh:
             return fh.readline()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
 
 
@@ -65,7 +66,7 @@ def read_smiles_file(path: Path) -> tuple[list[str], int]:
                 if lines == 1 and fields[0].lower() in HEADER_NAMES:
                     continue
                 smiles.append(fields[0])
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     return smiles, lines
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import InputError
 
 SPLIT_VALUES = ("train", "valid", "test")
 SHOW_ROWS = 5
 REQUIRED = ("mol_id", "smiles_canonical", "inchikey", "label")
 
 
-class TableError(MolpeftError):
+class TableError(InputError):
     """A molecule/split table that cannot be used as it is."""
 
 

@@ -11,7 +11,7 @@ import re
 
 from torch import nn
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 
 DEFAULT_HEAD_PREFIXES: tuple[str, ...] = ("head.", "regressor.", "classifier.")
 SCOPES_HELP = "trainable | head | last-N (last N encoder layers plus the head, e.g. last-2) | all"
@@ -78,6 +78,9 @@ def _last_layers(
     indices = {index for name, _ in named if (index := layer_index(name)) is not None}
     if not indices:
         raise MolpeftError("scope 'last-N' needs encoder layers named like '...layer.{i}....'; none found")
+    if n_layers > len(indices):
+        raise SettingError("params", f"{{setting}} last-{n_layers} asks for {n_layers} encoder layers, but the model "
+                           f"has {len(indices)}; use last-1 to last-{len(indices)}, or all")
     keep = set(sorted(indices)[-n_layers:])
     return [
         (name, p)

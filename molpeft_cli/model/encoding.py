@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 from molpeft_cli.model.tokenizer import MolformerTokenizer, scan_smiles
 
 SHOW_AT_MOST = 5
@@ -92,9 +92,10 @@ def encode_smiles(
         input_ids.append([bos, *body, eos])
         unknown_counts.append(n_unknown)
     if too_long and not truncate:
-        raise MolpeftError(
+        raise SettingError(
+            "truncate",
             f"{len(too_long)} of {len(smiles)} molecules are longer than the model's {limit} positions "
             f"(<bos> and <eos> included): {_describe(too_long, smiles, ids, full_lengths)}. "
-            "Remove them, or allow truncation (truncate=True) to cut them and record it."
+            "Remove them, or let them be cut to fit and recorded ({setting})."
         )
     return EncodedSmiles(input_ids, unknown_counts, too_long, limit, unknown_tokens)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from molpeft_cli.data.lock import LOCK_NAME
 from molpeft_cli.errors import InputError, SettingError
 from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
 from molpeft_cli.schema import config_option, option
@@ -91,8 +92,7 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
               quiet: bool = False) -> StudyResult:
     """Run the whole study for a profile; steps already done with the same inputs and parameters are skipped.
     `quiet` adds -q to the steps' recorded command lines (the CLI's -q)."""
-    from molpeft_cli.data.atomic import write_text_atomic
-    from molpeft_cli.data.manifest import now
+    from molpeft_cli.data.lock import directory_lock
     from molpeft_cli.pipeline.execute import execute, write_makefile
 
     plan = plan_study(config)
@@ -110,7 +110,32 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     run_dir = Path(config.output)
     if config.dry_run:
         return StudyResult(run_dir, plan, execute(plan, global_args, dry_run=True))
+    _check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # a second `run` on this directory refuses instead of redoing each step beside this one
+    with directory_lock(run_dir, "run", argv=argv):
+        return _run_locked(plan, run_dir, description, global_args, step_runtime, argv)
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    """`run` writes into its directory (and resumes there), so it must be empty, new, or a molpeft run."""
+    from molpeft_cli.data.outputs import OutputError, check_outputs
+
+    if run_dir.is_dir() and any(p.name != LOCK_NAME for p in run_dir.iterdir()) and \
+            not (run_dir / "run.json").is_file():
+        raise OutputError("output", f"{{setting}} {run_dir} is not a molpeft run directory (no run.json) and is "
+                          "not empty; its files could be overwritten: choose a new or empty folder")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError("output", f"{{setting}} {run_dir} exists and is a file, not a folder")
+    check_outputs("run", {"output": run_dir / "run.json"})  # writable, and our stale temporaries cleaned
+
+
+def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
+                argv: list[str] | None) -> StudyResult:
+    from molpeft_cli.data.atomic import write_text_atomic
+    from molpeft_cli.data.manifest import now
+    from molpeft_cli.pipeline.execute import execute
+
     # run.json describes the study and stays byte-identical while the plan does (the report reads it, so a
     # timestamp in it would make the report look out of date); each invocation appends to run_history.jsonl
     run_json = json.dumps(description, indent=2) + "\n"

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
@@ -41,9 +42,10 @@ def audit(config: AuditConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     from molpeft_cli.data.tables import write_table
 
     c = config
+    check_step_outputs(c, {"output": False, "summary": False}, ("split_table", "pool", "config"))
     recorder = Recorder("audit", dict(tolerance=c.tolerance), None,
                         {"split": c.split_table, "pool": c.pool, "config": c.config}, argv)
-    dataset = load_molecules(c.split_table, "split")
+    dataset = load_molecules(c.split_table, "split", unlabeled=True)
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     hits, counts = audit_pool(dataset, pool_table, tolerance=c.tolerance)
     if counts.label_conflicts:

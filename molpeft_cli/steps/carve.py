@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
@@ -38,6 +39,7 @@ def carve(config: CarveConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     from molpeft_cli.data.tables import write_table
 
     c = config
+    check_step_outputs(c, {"output": False, "pool": False}, ("input", "config"))
     seed = runtime.seed_for(c.seed)
     recorder = Recorder("carve", dict(size=c.size), seed, {"input": c.input, "config": c.config}, argv)
     table = load_molecules(c.input, "input")

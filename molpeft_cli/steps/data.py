@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from molpeft_cli.choices import DEDUPE_MODES
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
@@ -61,6 +62,7 @@ def load_data(config: DataConfig, runtime: Runtime = Runtime(), argv: list[str] 
     from molpeft_cli.errors import InputError
 
     c = config
+    check_step_outputs(c, {"output": False, "rejects": False}, ("source", "config"))
     resolved = resolve_source(c.source, refresh=c.refresh, sha256=c.sha256)
     seed = runtime.seed_for(c.seed)
     recorder = Recorder("data", dict(source=c.source, smiles_col=c.smiles_col, label_col=c.label_col,

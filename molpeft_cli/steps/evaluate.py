@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
 SPLIT_CHOICES = ("train", "valid", "test", "all")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -22,7 +25,8 @@ class EvalConfig:
     split: str = option("test", "train | valid | test | all.")
     metrics: str | None = option(None, "Write the metrics here as a one-row table.")
     run: str | None = option(None, "Run name in the metrics (default: checkpoint folder).")
-    truncate: bool = option(False, "Cut over-long molecules instead of failing.")
+    truncate: bool = option(True, "Cut molecules longer than the model's positions to fit (listed on stderr); "
+                            "off: fail on them.", flags=("--truncate/--no-truncate",))
     variant: str = option("", "Label for the training route, e.g. two-stage or direct.")
     config: str | None = config_option()
 
@@ -53,11 +57,12 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
     from molpeft_cli.training.prediction import predict_molecules
 
     c = config
+    check_step_outputs(c, {"output": False, "metrics": False}, ("checkpoint", "data", "config"))
     runtime.apply_threads()
     recorder = Recorder("eval", dict(split=c.split, truncate=c.truncate, variant=c.variant), None,
                         {"checkpoint": c.checkpoint, "data": c.data, "config": c.config}, argv)
     ft = load_finetuned(c.checkpoint, runtime.device)
-    table = load_molecules(c.data, "data")
+    table = load_molecules(c.data, "data", unlabeled=True)  # unlabelled rows are counted below, per split
     if c.split != "all":
         if "split" not in table.columns:
             raise SettingError("split", f"{c.data} has no `split` column; use {{setting}} all or run the split step")
@@ -66,6 +71,13 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
         table = table.with_columns(pl.col("split") if "split" in table.columns else pl.lit("all").alias("split"))
     if table.height == 0:
         raise InputError(f"no molecules in split {c.split!r} of {c.data}")
+    unlabelled = table.filter(pl.col("label").is_null()).height
+    if unlabelled == table.height:
+        raise InputError(f"split {c.split!r} of {c.data} has no labels, so there is nothing to score; use the "
+                         "predict step for unlabelled molecules")
+    if unlabelled:
+        log.warning(f"{unlabelled} of {table.height} molecules in split {c.split!r} have no label: predicted, "
+                    "but left out of the metrics")
     preds = predict_molecules(ft, table["smiles_canonical"].to_list(), table["mol_id"].to_list(),
                               truncate=c.truncate)
     out = table.select("mol_id", "split", "label").with_columns(pl.Series("prediction", preds))

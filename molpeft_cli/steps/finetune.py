@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.training.options import FinetuneOptions
@@ -20,6 +21,8 @@ class FinetuneConfig:
 
     split_table: str = argument(help="Split table (from `molpeft split`).", metavar="SPLIT")
     output: str = option(help="Checkpoint directory to write.", flags=("--output", "-o"))
+    overwrite: bool = option(False, "Replace an existing folder at --output that is not a `molpeft finetune` "
+                             "output (it is renamed aside, and removed once the new output is written).")
     model: str = option(DEFAULT_MODEL, "Bundled name, checkpoint directory, or hub id.")
     extra: list[str] = option(default_factory=list, help="Selection table(s) whose molecules join training.")
     config: str | None = config_option()
@@ -44,5 +47,6 @@ def finetune(config: FinetuneConfig, runtime: Runtime = Runtime(), argv: list[st
     from molpeft_cli.training.finetune_job import run_finetune
 
     c = config
+    check_step_outputs(c, {"output": True}, ("split_table", "extra", "model", "config"))
     return run_finetune(c.split_table, c.output, c.recipe, c.model, list(c.extra), c.seed, c.drop_leaking,
                         config_file=c.config, runtime=runtime, argv=argv, on_epoch=on_epoch)

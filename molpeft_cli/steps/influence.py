@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
@@ -78,6 +79,7 @@ def influence(config: InfluenceConfig, runtime: Runtime = Runtime(),
     from molpeft_cli.influence.job import pool_influence
 
     c = config
+    check_step_outputs(c, {"output": False}, ("checkpoint", "train", "pool", "config"))
     seed = runtime.seed_for(c.seed)
     solver = c.solver_config()
     runtime.apply_threads()

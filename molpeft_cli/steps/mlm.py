@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.progress import ProgressFactory
 from molpeft_cli.schema import argument, config_option, option
@@ -27,6 +28,8 @@ class PretrainConfig:
     input: str = argument(help="Molecule table (parquet/CSV) or a SMILES file (one per line, .gz allowed).",
                           metavar="INPUT")
     output: str = option(help="Checkpoint directory to write.", flags=("--output", "-o"))
+    overwrite: bool = option(False, "Replace an existing folder at --output that is not a `molpeft mlm` "
+                             "output (it is renamed aside, and removed once the new output is written).")
     model: str = option("molformer-mini", "Bundled model name, checkpoint directory or hub id.")
     from_scratch: bool = option(False, "Build a vocabulary from the corpus and a fresh model of size --size.",
                                 flags=("--from-scratch",))
@@ -78,6 +81,7 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime = Runtime(), argv: lis
     from molpeft_cli.training.corpus import load_corpus
 
     c = config
+    check_step_outputs(c, {"output": True, "descriptor_cache": False}, ("input", "vocab_extra", "model", "config"))
     seed = runtime.seed_for(c.seed)
     recipe = replace(c.recipe, seed=seed)
     split_names = c.split_names

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
@@ -28,7 +29,7 @@ class PredictConfig:
 
 @dataclass
 class PredictResult:
-    table: Any  # polars.DataFrame: smiles, smiles_canonical, prediction, error (one row per input SMILES)
+    table: Any  # polars.DataFrame: smiles, smiles_canonical, prediction, error, truncated (one row per SMILES)
     failed: list[dict] = field(default_factory=list)  # the rows with an error
 
 
@@ -44,6 +45,7 @@ def predict(config: PredictConfig, runtime: Runtime = Runtime(), argv: list[str]
     from molpeft_cli.training.prediction import predict_smiles_rows
 
     c = config
+    check_step_outputs(c, {"output": False}, ("input", "checkpoint", "config"))
     texts = list(c.smiles or [])
     if c.input:
         texts.extend(read_smiles(c.input))
@@ -58,7 +60,7 @@ def predict(config: PredictConfig, runtime: Runtime = Runtime(), argv: list[str]
     for r in failed:
         log.warning(f"{r['smiles']!r}: {r['error']}")
     table = pl.DataFrame(rows, schema={"smiles": pl.String, "smiles_canonical": pl.String,
-                                       "prediction": pl.Float64, "error": pl.String})
+                                       "prediction": pl.Float64, "error": pl.String, "truncated": pl.Boolean})
     if c.output:
         write_table(table, c.output)
     return PredictResult(table, failed)

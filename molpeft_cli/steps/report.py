@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
@@ -16,6 +17,8 @@ class ReportConfig:
 
     run_dir: str = argument(help="Run directory written by `molpeft run`.", metavar="RUN_DIR")
     output: str = option(help="Report folder (replaced as a whole).", flags=("--output", "-o"))
+    overwrite: bool = option(False, "Replace an existing folder at --output that is not a `molpeft report` "
+                             "output (it is renamed aside, and removed once the new output is written).")
     resamples: int = option(2000, "Bootstrap resamples for the confidence intervals.")
     seed: int | None = option(None, "Bootstrap seed (default: the global --seed).")
     baseline: bool = option(True, "Add the random-forest baseline (cached in RUN_DIR/baseline).")
@@ -42,6 +45,7 @@ def build_report(config: ReportConfig, runtime: Runtime = Runtime(), argv: list[
     from molpeft_cli.report import build_report as write_report
 
     c = config
+    check_step_outputs(c, {"output": True}, ("run_dir", "config"))
     options = ReportOptions(n_resamples=c.resamples, seed=runtime.seed_for(c.seed), baseline=c.baseline,
                             forest=ForestConfig(n_trees=c.rf_trees))
     return ReportResult(write_report(Path(c.run_dir), Path(c.output), options, argv=argv))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from molpeft_cli.choices import SELECTION_STRATEGIES
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
@@ -61,6 +62,7 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     from molpeft_cli.selection.job import run_selection
 
     c = config
+    check_step_outputs(c, {"output": False}, ("pool", "exclude", "train", "model", "scores", "config"))
     seed = runtime.seed_for(c.seed)
     splits = c.guarded_splits
     params = dict(strategy=c.strategy, k=c.k, threshold=c.threshold, exclude_splits=list(splits),

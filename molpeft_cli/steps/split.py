@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from molpeft_cli.choices import SPLIT_STRATEGIES
+from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
@@ -55,6 +56,7 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     from molpeft_cli.data.tables import write_table
 
     c = config
+    check_step_outputs(c, {"output": False, "summary": False}, ("input", "config"))
     check_fractions(c.frac)
     seed = runtime.seed_for(c.seed)
     table = load_molecules(c.input, "input")
@@ -66,6 +68,14 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     for name in strategies:
         log.info(f"splitting {table.height} molecules with the {name} splitter")
         split_table = split_molecules(table, name, c.frac, seed)
+        counts = split_table["split"].value_counts()
+        present = dict(zip(counts["split"].to_list(), counts["count"].to_list(), strict=True))
+        empty = [part for part, fraction in zip(("train", "valid", "test"), c.frac, strict=True)
+                 if fraction > 0 and not present.get(part)]
+        if empty:
+            log.warning(f"the {name} split of {table.height} molecules left {' and '.join(empty)} empty "
+                        f"(fractions {', '.join(map(str, c.frac))}); fine-tuning needs train and valid molecules "
+                        "and eval a test split: use more molecules or other fractions")
         summaries.append(summarize_split(split_table, name))
     if c.summary:
         payload = [s.to_dict() for s in summaries] if c.compare else summaries[0].to_dict()

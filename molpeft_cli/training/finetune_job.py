@@ -98,7 +98,11 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     result = finetune_regression(model, loaded.tokenizer, options, train, valid, seed, on_epoch,
                                  device=runtime.device)
     if result.truncated:
-        log.warning(f"{len(result.truncated)} molecules were truncated to the model's positions (truncate)")
+        shown = ", ".join(result.truncated[:10]) + (f" and {len(result.truncated) - 10} more"
+                                                    if len(result.truncated) > 10 else "")
+        log.warning(f"{len(result.truncated)} molecules longer than the model's "
+                    f"{loaded.tokenizer.model_max_length} positions were cut to fit: {shown}; recorded in "
+                    "finetune.json and the manifest (setting truncate; --no-truncate makes this an error)")
     log.info(f"best epoch {result.best_epoch}: valid MSE {result.best_valid_mse:.4f} "
          f"({result.train_seconds:.1f} s training)")
     meta = {

@@ -29,9 +29,10 @@ class FinetuneOptions:
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA path"})
     grad_clip: float = field(default=1.0, metadata={"help": "gradient-norm clip (0 = off)"})
-    truncate: bool = field(default=False, metadata={"help": "cut molecules longer than the model's positions "
-                                                            "(counted and recorded) instead of failing",
-                                                    "flags": ("--truncate",)})
+    truncate: bool = field(default=True, metadata={"help": "cut molecules longer than the model's positions "
+                                                           "to fit (listed on stderr and in finetune.json); "
+                                                           "off: fail on them instead",
+                                                   "flags": ("--truncate/--no-truncate",)})
     bf16: bool = field(default=False, metadata={"help": "train under bfloat16 autocast (CPU: several times faster; "
                                                         "validation and predictions stay float32)",
                                                 "flags": ("--bf16/--fp32",)})

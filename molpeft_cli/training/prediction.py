@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,24 +10,31 @@ import numpy as np
 from molpeft_cli.training.checkpoint import FinetunedModel
 from molpeft_cli.training.regression import encode, predict_encoded
 
+log = logging.getLogger(__name__)
+
 
 def predict_molecules(ft: FinetunedModel, smiles: Sequence[str], ids: Sequence[str] | None = None,
                       truncate: bool = False, batch_size: int = 128) -> np.ndarray:
     """Predictions for canonical SMILES (all must parse); raises MolpeftError for over-long molecules."""
     encoded = encode(ft.tokenizer, list(smiles), truncate=truncate, ids=ids)
+    if encoded.truncated:
+        names = [ids[i] if ids is not None else f"#{i + 1}" for i in encoded.truncated]
+        log.warning(f"{len(names)} molecules longer than the model's {encoded.max_length} positions were cut to "
+                    f"fit: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
     z = predict_encoded(ft.model, encoded.input_ids, ft.tokenizer.pad_token_id, batch_size)
     return z * ft.label_std + ft.label_mean
 
 
 def predict_smiles_rows(ft: FinetunedModel, smiles: Sequence[str], truncate: bool = False) -> list[dict]:
-    """One row per input SMILES: canonical form, prediction, and a per-row error instead of an exception."""
+    """One row per input SMILES: canonical form, prediction, a per-row error instead of an exception, and whether
+    the molecule was cut to the model's positions (`truncate`)."""
     from molpeft_cli.chem.standardize import parse_smiles
 
     rows = []
     for text in smiles:
         parsed = parse_smiles(text)
         rows.append({"smiles": text, "smiles_canonical": parsed.smiles_canonical, "prediction": None,
-                     "error": parsed.reason})
+                     "error": parsed.reason, "truncated": False})
     ok = [r for r in rows if r["error"] is None]
     if not ok:
         return rows
@@ -35,8 +43,9 @@ def predict_smiles_rows(ft: FinetunedModel, smiles: Sequence[str], truncate: boo
     fits = []
     for row, n in zip(ok, lengths, strict=True):
         if n > limit and not truncate:
-            row["error"] = f"{n} tokens, longer than the model's {limit} positions (use --truncate)"
+            row["error"] = f"{n} tokens, longer than the model's {limit} positions (allow cutting with truncate)"
         else:
+            row["truncated"] = n > limit  # predicted from its first positions only: flagged in the output
             fits.append(row)
     if fits:
         preds = predict_molecules(ft, [r["smiles_canonical"] for r in fits], truncate=truncate)

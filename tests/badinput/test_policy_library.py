@@ -27,16 +27,18 @@ def _manifest(folder, command):
 def test_output_equal_to_an_input_is_refused(tmp_path):
     source = tmp_path / "a.csv"
     source.write_text("x")
-    with pytest.raises(OutputError, match="is also the input SOURCE"):
-        check_outputs("data", {"-o": str(source)}, {"SOURCE": str(source)})
+    with pytest.raises(OutputError, match="output .* is also the input source"):
+        check_outputs("data", {"output": str(source)}, {"source": str(source)})
     os.link(source, tmp_path / "hard.csv")  # another name for the same file
     with pytest.raises(OutputError, match="is also the input"):
-        check_outputs("data", {"-o": str(tmp_path / "hard.csv")}, {"SOURCE": str(source)})
+        check_outputs("data", {"output": str(tmp_path / "hard.csv")}, {"source": [str(source)]})
 
 
 def test_two_outputs_on_one_path_are_refused(tmp_path):
-    with pytest.raises(OutputError, match="name the same path"):
-        check_outputs("carve", {"-o": str(tmp_path / "p"), "--pool": str(tmp_path / "p")})
+    with pytest.raises(OutputError, match="output and pool name the same path") as caught:
+        check_outputs("carve", {"output": str(tmp_path / "p"), "pool": str(tmp_path / "p")})
+    flags = {"output": "--output", "pool": "--pool"}
+    assert caught.value.render(flags.get).startswith("--output and --pool name the same path")
 
 
 def test_directory_policy(tmp_path):
@@ -48,28 +50,28 @@ def test_directory_policy(tmp_path):
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     empty.mkdir()
-    inputs = {"SPLIT": str(split)}
-    assert check_outputs("finetune", {"-o": Output(own, directory=True)}, inputs) == []
-    assert check_outputs("finetune", {"-o": Output(empty, directory=True)}, inputs) == []
+    inputs = {"split_table": str(split)}
+    assert check_outputs("finetune", {"output": Output(own, directory=True)}, inputs) == []
+    assert check_outputs("finetune", {"output": Output(empty, directory=True)}, inputs) == []
     with pytest.raises(OutputError, match="holds the output of `molpeft mlm`"):
-        check_outputs("finetune", {"-o": Output(other, directory=True)}, inputs, overwrite_name="--overwrite")
-    with pytest.raises(OutputError, match="holds no molpeft manifest.*--overwrite"):
-        check_outputs("finetune", {"-o": Output(foreign, directory=True)}, inputs, overwrite_name="--overwrite")
-    assert check_outputs("finetune", {"-o": Output(foreign, directory=True)}, inputs, overwrite=True) == ["-o"]
-    with pytest.raises(OutputError, match="holds the input SPLIT"):
-        check_outputs("finetune", {"-o": Output(tmp_path, directory=True)}, inputs)
+        check_outputs("finetune", {"output": Output(other, directory=True)}, inputs)
+    with pytest.raises(OutputError, match="holds no molpeft manifest.*with overwrite"):
+        check_outputs("finetune", {"output": Output(foreign, directory=True)}, inputs)
+    assert check_outputs("finetune", {"output": Output(foreign, directory=True)}, inputs, overwrite=True) == ["output"]
+    with pytest.raises(OutputError, match="holds the input split_table"):
+        check_outputs("finetune", {"output": Output(tmp_path, directory=True)}, inputs)
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="is a file, not a folder"):
-        check_outputs("finetune", {"-o": Output(tmp_path / "file", directory=True)})
+        check_outputs("finetune", {"output": Output(tmp_path / "file", directory=True)})
     with pytest.raises(OutputError, match="is a folder"):
-        check_outputs("data", {"-o": str(foreign)})
+        check_outputs("data", {"output": str(foreign)})
 
 
 def test_current_folder_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for path in (".", "..", str(tmp_path)):
         with pytest.raises(OutputError, match="current folder"):
-            check_outputs("mlm", {"-o": Output(path, directory=True)})
+            check_outputs("mlm", {"output": Output(path, directory=True)})
 
 
 def test_unwritable_destination_is_refused_before_work(tmp_path, monkeypatch):
@@ -80,8 +82,8 @@ def test_unwritable_destination_is_refused_before_work(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    with pytest.raises(OutputError, match="cannot be written: Read-only file system in"):
-        check_outputs("finetune", {"-o": Output(tmp_path / "new" / "ck", directory=True)})
+    with pytest.raises(OutputError, match="output .* cannot be written: Read-only file system in"):
+        check_outputs("finetune", {"output": Output(tmp_path / "new" / "ck", directory=True)})
     assert not (tmp_path / "new").exists()
 
 
@@ -99,7 +101,7 @@ def test_stale_temporaries_of_dead_processes_are_cleaned(tmp_path):
     assert stale_temporaries(final) == [stale]
     assert clean_stale_temporaries(final) == [stale]
     assert not stale.exists() and live.exists() and unrelated.exists()
-    check_outputs("finetune", {"-o": Output(final, directory=True)})  # the policy cleans them too
+    check_outputs("finetune", {"output": Output(final, directory=True)})  # the policy cleans them too
     with atomic_dir(final) as tmp:
         assert f".ck.~{os.getpid()}." in tmp.name
         (tmp / "a").write_text("1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.influence import select_parameters, validate_scope
 
 
@@ -46,8 +46,11 @@ def test_plain_model_scopes() -> None:
     assert "molformer.encoder.layer.3.attention.self.query.weight" in last2
     assert "molformer.encoder.layer.2.output.LayerNorm.bias" in last2
     assert not any(".layer.1." in n or "embeddings" in n for n in last2)
-    # more layers asked than exist: every layer
-    assert len(select_parameters(model, "last-10")) == total - 3  # all but embeddings and final LayerNorm
+    # every layer, asked for exactly: all but embeddings and final LayerNorm
+    assert len(select_parameters(model, "last-4")) == total - 3
+    # more layers asked than exist is a mistake (issue 15), not silently "every layer"
+    with pytest.raises(SettingError, match="params last-10 asks for 10 encoder layers, but the model has 4"):
+        select_parameters(model, "last-10")
 
 
 def test_head_prefix_is_a_parameter() -> None:
