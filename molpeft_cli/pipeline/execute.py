@@ -118,7 +118,9 @@ def write_makefile(plan: StudyPlan, path: Path, global_args: list[str], program:
 
     names = {s.name: s for s in plan.steps}
     lines = [f"# molpeft study: profile {plan.profile.name}; made by `molpeft run --makefile`.",
-             f"MOLPEFT ?= {program}", "", f"all: {plan.steps[-1].manifest}", "", ".PHONY: all", ""]
+             f"MOLPEFT ?= {program}", "",
+             # every step: the audit's outputs are read by the report without being its prerequisite
+             "all: " + " ".join(str(s.manifest) for s in plan.steps), "", ".PHONY: all", ""]
     for step in plan.steps:
         deps = " ".join(str(names[d].manifest) for d in step.deps if d in names)
         lines.append(f"{step.manifest}: {deps}".rstrip())

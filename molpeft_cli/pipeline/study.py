@@ -35,6 +35,9 @@ class StudyConfig:
     dry_run: bool = option(False, "Print the plan (run/skip per step) and stop.", flags=("--dry-run",))
     makefile: str | None = option(None, "Also write the plan as a Makefile here (`make -j N -f PATH` runs cells "
                                   "in parallel).")
+    snakefile: str | None = option(None, "Write the plan as a Snakefile here and stop without running it: "
+                                   "`snakemake -s PATH -j N` runs it here, `--executor slurm` on a cluster "
+                                   "(examples/cluster/).")
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
@@ -114,7 +117,7 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     run_dir.mkdir(parents=True, exist_ok=True)
     # a second `run` on this directory refuses instead of redoing each step beside this one
     with directory_lock(run_dir, "run", argv=argv):
-        return _run_locked(plan, run_dir, description, global_args, step_runtime, argv)
+        return _run_locked(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile)
 
 
 def _check_run_dir(run_dir: Path) -> None:
@@ -131,7 +134,7 @@ def _check_run_dir(run_dir: Path) -> None:
 
 
 def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
-                argv: list[str] | None) -> StudyResult:
+                argv: list[str] | None, snakefile: str | None = None) -> StudyResult:
     from molpeft_cli.data.atomic import write_text_atomic
     from molpeft_cli.data.manifest import now
     from molpeft_cli.pipeline.execute import execute
@@ -141,6 +144,13 @@ def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], 
     run_json = json.dumps(description, indent=2) + "\n"
     if not (run_dir / "run.json").exists() or (run_dir / "run.json").read_text() != run_json:
         write_text_atomic(run_dir / "run.json", run_json)
+    if snakefile:
+        from molpeft_cli.pipeline.snakefile import write_snakefile
+
+        write_snakefile(plan, Path(snakefile), global_args, threads=step_runtime.threads or 1,
+                        gpus=1 if _cuda_requested(step_runtime.device) else 0)
+        log.info(f"wrote {snakefile}; run it with `snakemake -s {snakefile} -j 2` (nothing ran here)")
+        return StudyResult(run_dir, plan, {"run": 0, "skipped": 0})
     started, clock = now(), time.perf_counter()
     counts = execute(plan, global_args, runtime=step_runtime)
     record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
@@ -151,3 +161,12 @@ def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], 
     log.info(f"done in {record['seconds']:.0f} s ({counts['run']} steps run, {counts['skipped']} up to date); "
              f"report: {run_dir / 'report' / 'report.html'}")
     return StudyResult(run_dir, plan, counts, record["seconds"])
+
+
+def _cuda_requested(device: str) -> bool:
+    """Whether the study's model steps want a GPU: `cuda[:N]`, or `auto` where CUDA is available."""
+    if device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return device.startswith("cuda")
