@@ -36,13 +36,13 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return chosen_token_loss(logits[chosen], labels[chosen])
 
 
-def regression_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def regression_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """The regression loss: MSE of the head's single output (`logits` [batch, 1]) against `labels` [batch];
-    bf16/fp16 outputs (autocast) are compared in float32."""
+    bf16/fp16 outputs (autocast) are compared in float32. `reduction="none"`: one loss per row."""
     prediction = logits.squeeze(-1)
     if prediction.dtype in (torch.bfloat16, torch.float16):
         prediction = prediction.float()
-    return nn.functional.mse_loss(prediction, labels.to(prediction.dtype).view(-1))
+    return nn.functional.mse_loss(prediction, labels.to(prediction.dtype).view(-1), reduction=reduction)
 
 
 class MolformerLMTransform(nn.Module):

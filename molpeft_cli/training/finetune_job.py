@@ -68,11 +68,17 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     from molpeft_cli.data.recorder import Recorder
     from molpeft_cli.data.tables import write_table
     from molpeft_cli.model.loading import load_pretrained
+    from molpeft_cli.settings import resolve_device
     from molpeft_cli.training.checkpoint import BaseModelRef, config_overrides, save_finetuned
+    from molpeft_cli.training.distributed import launch_context, shutdown
     from molpeft_cli.training.regression import LabelledSet, finetune_regression
 
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
+    dist = launch_context(resolve_device(runtime.device))  # torchrun's rank, or one process
+    if not dist.is_main:  # rank 0 speaks for the run and writes it
+        logging.getLogger("molpeft_cli").setLevel(logging.WARNING)
+        on_epoch = None
     seed = runtime.seed_for(seed)
     options = options.resolved()
     adapter = REGISTRY[options.peft]
@@ -95,8 +101,13 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     log.info(f"{options.peft}: {counts.describe()}; {len(train.ids)} training molecules "
          f"({len(train.ids) - split.filter(pl.col('split') == 'train').height} extra, selection {selection}), "
          f"{len(valid.ids)} validation")
+    if dist.distributed:
+        log.info(f"data-parallel: {dist.world_size} processes ({dist.backend}), global batch {options.batch_size}")
     result = finetune_regression(model, loaded.tokenizer, options, train, valid, seed, on_epoch,
-                                 device=runtime.device)
+                                 device=runtime.device, dist=dist)
+    if not dist.is_main:
+        shutdown()
+        return FinetuneOutcome(Path(output), {}, result.log)  # only rank 0 writes
     if result.truncated:
         shown = ", ".join(result.truncated[:10]) + (f" and {len(result.truncated) - 10} more"
                                                     if len(result.truncated) > 10 else "")
@@ -121,13 +132,16 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
         "truncated": result.truncated,
         "options": options.to_dict(),
         "adapter": adapter.options_summary(options.to_dict()),
+        "distributed": dist.describe(),
     }
     with atomic_dir(output) as tmp:
         save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta)
         write_table(result.log, tmp / "training_log.parquet")
         recorder.write(tmp, extra={"result": {k: meta[k] for k in ("trainable_params", "total_params",
                                                                    "best_epoch", "best_valid_mse", "selection",
-                                                                   "truncated")}},
+                                                                   "truncated")},
+                                         "distributed": dist.describe()},
                        directory=True)
+    shutdown()
     log.info(f"wrote {output}")
     return FinetuneOutcome(Path(output), meta, result.log)

@@ -8,6 +8,7 @@ epoch's weights are restored. Runs are seeded: the same seed on the same machine
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from torch import nn
 from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.model.heads import regression_loss
 from molpeft_cli.training.batching import iter_batches, restore_order
+from molpeft_cli.training.distributed import DistContext, predict_sharded, shard_batch
 from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
 from molpeft_cli.training.metrics import regression_metrics
 from molpeft_cli.training.options import FinetuneOptions
@@ -115,17 +117,22 @@ def finetune_regression(
     seed: int,
     on_epoch: Callable[[dict], None] | None = None,
     device: str = "auto",
+    dist: DistContext | None = None,
 ) -> FinetuneResult:
-    """Train `model` (already prepared by its adapter) and return it with the best validation epoch restored."""
+    """Train `model` (already prepared by its adapter) and return it with the best validation epoch restored.
+    Under torchrun, `dist` is this process's rank (training.distributed; its device wins over `device`) and
+    `options.batch_size` is the global batch."""
     if len(train.ids) == 0:
         raise MolpeftError("the training set is empty")
     if len(valid.ids) == 0:
         raise MolpeftError("the validation split is empty; early stopping needs it")
     from molpeft_cli.settings import resolve_device
 
-    torch.manual_seed(seed)
-    device = torch.device(resolve_device(device))
+    dist = dist or DistContext(device=resolve_device(device))
+    torch.manual_seed(dist.rank_seed(seed))
+    device = torch.device(dist.device)
     model.to(device)
+    train_model = dist.wrap(model)
     scaler = LabelScaler.fit(train.labels)
     enc_train = encode(tokenizer, train, options.truncate, what="training")
     enc_valid = encode(tokenizer, valid, options.truncate, what="validation")
@@ -145,20 +152,35 @@ def finetune_regression(
         total, count = 0.0, 0
         for batch in iter_batches(enc_train.input_ids, options.batch_size, pad_id, shuffle=True,
                                   seed=seed * 100_003 + epoch, labels=z_train):
+            if dist.distributed:
+                shard = dist.shard(len(batch.indices))
+                batch = shard_batch(batch, shard)
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
-                out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-            loss = regression_loss(out.logits, batch.labels)
-            if not torch.isfinite(loss):
+                out = train_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            if dist.distributed:
+                per_row = regression_loss(out.logits, batch.labels, reduction="none")
+                loss = dist.rank_loss(per_row, shard)
+                step = dist.all_sum(torch.stack([(per_row.detach() * shard.weights.to(device)).sum().double().cpu(),
+                                                 shard.weights.sum().double()]))
+                step_loss, step_count = float(step[0]) / float(step[1]), int(step[1])
+            else:
+                loss = regression_loss(out.logits, batch.labels)
+                step_loss, step_count = None, len(batch.indices)
+            if not math.isfinite(loss.item() if step_loss is None else step_loss):  # the same on every rank
                 raise SettingError("lr", f"training diverged at epoch {epoch} (loss {loss.item()}); lower {{setting}}")
             loss.backward()
             if options.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(trainable, options.grad_clip)
             optimizer.step()
-            total += loss.item() * len(batch.indices)
-            count += len(batch.indices)
-        pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id))
+            total += (loss.item() if step_loss is None else step_loss) * step_count
+            count += step_count
+        if dist.distributed:  # each rank predicts its block of the validation set; every rank gets them all
+            pred = scaler.inverse(predict_sharded(
+                dist, lambda ids: predict_encoded(model, ids, pad_id), enc_valid.input_ids).numpy())
+        else:
+            pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id))
         metrics = regression_metrics(valid.labels, pred)
         row = {"epoch": epoch, "train_loss": total / count, "valid_mse": metrics["mse"],
                "valid_mae": metrics["mae"], "seconds": time.perf_counter() - epoch_start}
