@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 from torch import nn
 
 from molpeft_cli.influence.batches import Batch
@@ -23,6 +23,9 @@ from molpeft_cli.influence.objective import FlatObjective, LossFn, eval_mode
 from molpeft_cli.influence.per_sample import PerSampleGrads
 from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, select_parameters
 from molpeft_cli.influence.solvers import IHVPResult, SolverConfig, solve_ihvp
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ class InfluenceResult:
 
     def to_frame(self, mol_ids: Sequence[str]) -> pl.DataFrame:
         """The scores table (columns documented in SCORE_COLUMNS)."""
+        import polars as pl  # only for the table: the scores themselves run where polars is absent
+
         return pl.DataFrame(
             {"mol_id": list(mol_ids), "score": self.scores, "grad_norm": self.grad_norms},
             schema={"mol_id": pl.String, "score": pl.Float64, "grad_norm": pl.Float64},

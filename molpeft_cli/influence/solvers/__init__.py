@@ -30,7 +30,7 @@ def solve_ihvp(
         step = config.step
         if step is None:
             step, lam = auto_step(minibatch_hvp(objective, train_batches, config.hvp), objective.n_params,
-                                  config.damping, dtype=v.dtype)
+                                  config.damping, dtype=v.dtype, device=v.device)
             log.info(f"lissa: estimated largest Hessian eigenvalue {lam:.3g}; step {step:.3g}")
         result = lissa_ihvp(
             minibatch_hvp(objective, train_batches, config.hvp),

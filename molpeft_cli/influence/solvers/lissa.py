@@ -87,11 +87,12 @@ def _raise_divergence(t: int, depth: int, norm: float, v_norm: float, step: floa
     )
 
 
-def largest_eigenvalue(hvp, n_params: int, iterations: int = 20, seed: int = 0, dtype=None) -> float:
+def largest_eigenvalue(hvp, n_params: int, iterations: int = 20, seed: int = 0, dtype=None, device=None) -> float:
     """Power iteration with minibatch HVPs; the largest Rayleigh quotient seen (minibatch Hessians vary, so the
-    maximum over iterations bounds the curvature LiSSA meets better than the last value)."""
+    maximum over iterations bounds the curvature LiSSA meets better than the last value). The start vector is
+    drawn on the CPU (the same on every device) and moved to `device`, where the parameters are."""
     generator = torch.Generator().manual_seed(seed)
-    v = torch.randn(n_params, generator=generator, dtype=dtype or torch.float32)
+    v = torch.randn(n_params, generator=generator, dtype=dtype or torch.float32).to(device)
     v = v / v.norm()
     largest = 0.0
     for _ in range(iterations):
@@ -104,8 +105,8 @@ def largest_eigenvalue(hvp, n_params: int, iterations: int = 20, seed: int = 0, 
     return largest
 
 
-def auto_step(hvp, n_params: int, damping: float, dtype=None) -> tuple[float, float]:
+def auto_step(hvp, n_params: int, damping: float, dtype=None, device=None) -> tuple[float, float]:
     """(step, lambda_max estimate): step = 1 / (lambda_max + damping), so step*(H + damping) stays below 2 even if
     a minibatch's curvature is twice the estimate."""
-    lam = largest_eigenvalue(hvp, n_params, dtype=dtype)
+    lam = largest_eigenvalue(hvp, n_params, dtype=dtype, device=device)
     return 1.0 / (max(lam, 0.0) + damping), lam
