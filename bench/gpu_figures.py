@@ -360,9 +360,8 @@ def measure_torchrun(device, sizes: Sizes, nproc: int, threads: int | None, out:
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0 or not result_path.exists():
         print(done.stderr[-3000:], file=sys.stderr)
-        return [{"measure": "torchrun", "setting": f"{nproc} processes", "method": f"ddp-{nproc}",
-                 "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed",
-                 "value": None, "unit": "molecules/s", "higher_is_better": True}]
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise RuntimeError(f"torchrun with {nproc} processes failed: {last}")
     result = json.loads(result_path.read_text())
     result_path.unlink()
     result["wall_with_startup_s"] = round(time.perf_counter() - started, 1)
@@ -484,29 +483,44 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = torch.device(device_name)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    other = None
+    if args.compare is not None:  # read it now: a wrong path should not cost a whole GPU run
+        other = json.loads(args.compare.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = token_data()
-    results: list[dict] = []
-    if "finetune" not in skip:
-        results += measure_finetune(device, sizes, data, args.size)
-    if "mcdropout" not in skip:
-        results += measure_mcdropout(device, sizes, args.size)
-    if "influence" not in skip:
-        results += measure_influence(device, sizes, data, args.size)
-    if "torchrun" not in skip:
-        nproc = args.nproc or (torch.cuda.device_count() if device.type == "cuda" else 2)
-        threads = args.threads if device.type == "cuda" else max(1, (args.threads or nproc) // nproc)
-        results += measure_torchrun(device, sizes, nproc, threads, args.out, args.size)
+    nproc = args.nproc or (torch.cuda.device_count() if device.type == "cuda" else 2)
+    threads = args.threads if device.type == "cuda" else max(1, (args.threads or nproc) // nproc)
+    measurements = {
+        "finetune": lambda: measure_finetune(device, sizes, data, args.size),
+        "mcdropout": lambda: measure_mcdropout(device, sizes, args.size),
+        "influence": lambda: measure_influence(device, sizes, data, args.size),
+        "torchrun": lambda: measure_torchrun(device, sizes, nproc, threads, args.out, args.size),
+    }
     budget = "smoke" if args.smoke else "cpu" if args.cpu_budget else "full"
     run = {"environment": environment(device), "model_size": args.size, "sizes": asdict(sizes), "budget": budget,
-           "seconds": round(time.perf_counter() - started, 1), "results": results}
-    other = json.loads(args.compare.read_text()) if args.compare else None
-    (args.out / "figures.json").write_text(json.dumps(run, indent=1) + "\n")
+           "seconds": 0.0, "results": []}
+    failed = False
+    for name, measure in measurements.items():
+        if name in skip:
+            continue
+        try:
+            run["results"] += measure()
+        except Exception as exc:  # the run is one shot on a lent GPU: a failure must not cost the other figures
+            import traceback
+
+            traceback.print_exc()
+            failed = True
+            run["results"].append({"measure": name, "method": "error", "setting": f"failed: {type(exc).__name__}",
+                                   "error": f"{type(exc).__name__}: {exc}", "value": None, "unit": "",
+                                   "higher_is_better": True})
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        run["seconds"] = round(time.perf_counter() - started, 1)
+        (args.out / "figures.json").write_text(json.dumps(run, indent=1) + "\n")  # what is done so far
     (args.out / "figures.md").write_text(render_markdown(run, other))
     print((args.out / "figures.md").read_text())
-    return 0
-
+    return 1 if failed else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -45,3 +45,7 @@ def test_runs_without_polars_rdkit_deepchem_platformdirs(tmp_path):
         sys.path.pop(0)
     compared = [line for line in gpu_figures.render_markdown(run, run).splitlines() if line.startswith("| ")]
     assert len(compared) == len(rows) + 1 and all(line.endswith("| 1.0x |") for line in compared[1:])
+    # a measurement that failed (main records it and goes on with the others) shows as failed, with no ratio
+    broken = {**run, "results": [{"measure": "influence", "method": "error", "setting": "failed: RuntimeError",
+                                  "value": None, "unit": "", "higher_is_better": True}]}
+    assert "| influence | failed: RuntimeError | failed | – | – |" in gpu_figures.render_markdown(broken, run)
