@@ -131,18 +131,29 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime = Runtime(), argv: lis
                          **{f"vocab_extra_{i}": p for i, p in enumerate(c.vocab_extra)}}, argv)
     data_info = {"corpus": corpus.source, "kind": corpus.kind, "encoding": {
         k: v for k, v in data.summary.items() if k != "unknown_token_counts"}}
-    device = runtime.torch_device()
-    if device != "cpu":
+    from molpeft_cli.training.distributed import launch_context, shutdown
+
+    dist = launch_context(runtime.torch_device())  # torchrun's rank, or one process
+    device = dist.device
+    if not dist.is_main:  # rank 0 speaks for the run and writes it
+        logging.getLogger("molpeft_cli").setLevel(logging.WARNING)
+        progress = None
+    if dist.distributed:
+        log.info(f"data-parallel: {dist.world_size} processes ({dist.backend}), global batch {recipe.batch_size}")
+    elif device != "cpu":
         log.info(f"training on {device}")
     trainer = MLMTrainer(net, tokenizer, data, recipe, out_dir, saved=saved, data_info=data_info,
-                         clock_start=clock_start, on_step=on_step, progress=progress, device=device)
+                         clock_start=clock_start, on_step=on_step, progress=progress, device=device, dist=dist)
     state = trainer.train()
+    shutdown()
     extra = {"stop_reason": state.stop_reason, "finished": state.finished, "steps": state.step,
              "best_heldout_loss": state.best_loss, "best_step": state.best_step, "parameters": n_params,
              "data": data.summary}
     if saved is None:
         extra["vocabulary"] = vocab_report
-    recorder.write(out_dir if state.finished else resume_dir(out_dir), extra=extra, directory=True)
+    extra["distributed"] = dist.describe()
+    if dist.is_main:
+        recorder.write(out_dir if state.finished else resume_dir(out_dir), extra=extra, directory=True)
     return PretrainResult(out_dir, state, extra)
 
 

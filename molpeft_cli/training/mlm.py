@@ -29,6 +29,7 @@ from molpeft_cli.progress import ProgressFactory
 from molpeft_cli.training.batching import collate, make_batches
 from molpeft_cli.training.corpus import holdout_split
 from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
+from molpeft_cli.training.distributed import DistContext
 from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
 from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens, step_generator
 from molpeft_cli.training.mlm_config import MLMConfig
@@ -143,9 +144,13 @@ def build_optimizer(model: nn.Module, head: nn.Module | None, config: MLMConfig)
     return adamw(params, config.lr, config.weight_decay, decay_1d=False)
 
 
-def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: float) -> dict[str, torch.Tensor]:
+def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: float,
+               global_counts: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """MLM cross-entropy over chosen positions (the LM head runs only there), masked-token hits, and the
-    descriptor MSE over finite targets; `loss` = mlm + weight * descriptor."""
+    descriptor MSE over finite targets; `loss` = mlm + weight * descriptor.
+
+    `global_counts` (chosen positions, finite targets) of the whole global batch, for a data-parallel rank that
+    holds part of it: the losses are then this rank's sums divided by those counts (its share of the global mean)."""
     encoded = model.molformer(input_ids=input_ids, attention_mask=attention_mask)
     chosen = labels != IGNORE_INDEX
     n_chosen = chosen.sum()
@@ -153,7 +158,12 @@ def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: 
         logits = model.lm_head(encoded.last_hidden_state[chosen]).float()
         gold = labels[chosen]
         mlm = chosen_token_loss(logits, gold)
+        if global_counts is not None:
+            mlm = mlm * (gold.numel() / max(global_counts[0], 1))
         correct = (logits.argmax(dim=-1) == gold).sum()
+    elif global_counts is not None:  # a rank with nothing chosen: the LM head still joins DDP's gradient sync
+        mlm = model.lm_head(encoded.last_hidden_state[:, :1]).float().sum() * 0.0
+        correct = torch.zeros((), dtype=torch.long)
     else:  # a batch with nothing chosen (tiny inputs): no MLM signal, but keep the graph for the descriptor loss
         mlm = encoded.last_hidden_state.sum() * 0.0
         correct = torch.zeros((), dtype=torch.long)
@@ -162,10 +172,26 @@ def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: 
         prediction = head(encoded.pooler_output).float()
         finite = torch.isfinite(targets)
         diff = torch.where(finite, prediction - torch.nan_to_num(targets), torch.zeros_like(prediction))
-        descriptor = (diff**2).sum() / finite.sum().clamp(min=1)
+        if global_counts is not None:
+            descriptor = (diff**2).sum() / max(global_counts[1], 1)
+        else:
+            descriptor = (diff**2).sum() / finite.sum().clamp(min=1)
         out["descriptor"] = descriptor
         out["loss"] = mlm + weight * descriptor
     return out
+
+
+class MLMObjective(nn.Module):
+    """The model and the descriptor head as one module whose forward is `mlm_losses`, so that DistributedDataParallel
+    sees every trained parameter in one forward call (the loss calls submodules of the model directly)."""
+
+    def __init__(self, model, head: nn.Module | None, weight: float) -> None:
+        super().__init__()
+        self.model, self.head, self.weight = model, head, weight
+
+    def forward(self, input_ids, attention_mask, labels, targets, global_counts):
+        return mlm_losses(self.model, self.head, input_ids, attention_mask, labels, targets, self.weight,
+                          global_counts)
 
 
 class MLMTrainer:
@@ -185,9 +211,11 @@ class MLMTrainer:
         on_step: Callable[[int], None] | None = None,
         device: str | torch.device = "cpu",
         progress: ProgressFactory | None = None,
+        dist: DistContext | None = None,
     ) -> None:
         self.progress = progress  # draws a bar; without one, a status line is logged every STATUS_EVERY_S
-        self.device = torch.device(device)
+        self.dist = dist or DistContext(device=str(device))  # under torchrun: this rank (its device wins)
+        self.device = torch.device(self.dist.device if dist is not None else device)
         self.model, self.tokenizer, self.data, self.config = model.to(self.device), tokenizer, data, config
         self.out_dir = Path(out_dir)
         self.on_step = on_step
@@ -218,6 +246,8 @@ class MLMTrainer:
         self.last_saved_step: int | None = saved.state.step if saved is not None else None
         self.heldout_batches = self._heldout_batches()
         self._epoch_cache: tuple[int, list[list[int]]] | None = None
+        self.parallel = self.dist.wrap(MLMObjective(self.model, self.head, config.descriptor_weight)) \
+            if self.dist.distributed else None
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _heldout_batches(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
@@ -253,10 +283,13 @@ class MLMTrainer:
 
     def train_step(self, indices: list[int]) -> dict[str, float]:
         config, step = self.config, self.state.step
-        torch.manual_seed(config.seed * 1_000_003 + step + 1)  # dropout of this step, whatever ran before
+        # dropout of this step, whatever ran before (each data-parallel rank draws its own)
+        torch.manual_seed(self.dist.rank_seed(config.seed * 1_000_003 + step + 1))
         input_ids, mask = collate([self.data.train_ids[i] for i in indices], self.pad_id)
         masked, labels = mask_tokens(input_ids, mask, self.spec, step_generator(config.seed, step))
         targets = self._targets(self.data.train_targets, indices)
+        if self.dist.distributed:
+            return self._parallel_step(indices, masked, mask, labels, targets)
         masked, mask, labels, targets = self._to_device(masked, mask, labels, targets)
         self.model.train()
         if self.head is not None:
@@ -264,6 +297,35 @@ class MLMTrainer:
         with self._autocast():
             out = mlm_losses(self.model, self.head, masked, mask, labels, targets, config.descriptor_weight)
         out["loss"].backward()
+        return self._finish_step(out, len(indices))
+
+    def _parallel_step(self, indices, masked, mask, labels, targets) -> dict[str, float]:
+        """One data-parallel step: every rank masked the same global batch; this rank trains on its rows, with its
+        losses divided by the global counts, so that DDP's gradient average is the single-process gradient."""
+        counts = (int((labels != IGNORE_INDEX).sum()), 0 if targets is None else int(torch.isfinite(targets).sum()))
+        shard = self.dist.shard(len(indices))
+        masked, mask, labels = masked[shard.rows], mask[shard.rows], labels[shard.rows].clone()
+        targets = None if targets is None else targets[shard.rows].clone()
+        if not bool(shard.weights.all()):  # a stand-in row keeps this rank in step; it counts for nothing
+            labels[:] = IGNORE_INDEX
+            if targets is not None:
+                targets[:] = float("nan")
+        masked, mask, labels, targets = self._to_device(masked, mask, labels, targets)
+        self.parallel.train()
+        with self._autocast():
+            out = self.parallel(masked, mask, labels, targets, counts)
+        (out["loss"] * self.dist.world_size).backward()
+        local = torch.stack([out["loss"].detach().double().cpu(), out["mlm"].detach().double().cpu(),
+                             out.get("descriptor", torch.zeros(())).detach().double().cpu(),
+                             out["correct"].double().cpu()])
+        summed = self.dist.all_sum(local)
+        out = {"loss": summed[0], "mlm": summed[1], "correct": summed[3], "chosen": torch.tensor(counts[0])}
+        if self.head is not None:
+            out["descriptor"] = summed[2]
+        return self._finish_step(out, len(indices))
+
+    def _finish_step(self, out: dict[str, torch.Tensor], molecules: int) -> dict[str, float]:
+        config = self.config
         if config.max_grad_norm > 0:
             params = [p for group in self.optimizer.param_groups for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
@@ -272,7 +334,7 @@ class MLMTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         values = {k: float(v.detach()) for k, v in out.items()}
         return {"loss": values["loss"], "mlm": values["mlm"], "descriptor": values.get("descriptor", 0.0),
-                "correct": values["correct"], "chosen": values["chosen"], "molecules": float(len(indices))}
+                "correct": values["correct"], "chosen": values["chosen"], "molecules": float(molecules)}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -280,7 +342,8 @@ class MLMTrainer:
         if self.head is not None:
             self.head.eval()
         sums = {"ce": 0.0, "correct": 0.0, "chosen": 0.0, "sse": 0.0, "finite": 0.0}
-        for batch in self.heldout_batches:
+        # data-parallel ranks each take every world_size-th held-out batch, then the sums are added up
+        for batch in self.heldout_batches[self.dist.rank::self.dist.world_size]:
             masked, mask, labels, targets = self._to_device(*batch)
             with self._autocast():
                 out = mlm_losses(self.model, self.head, masked, mask, labels, targets, self.config.descriptor_weight)
@@ -292,6 +355,9 @@ class MLMTrainer:
                 finite = float(torch.isfinite(targets).sum())
                 sums["sse"] += float(out["descriptor"]) * max(finite, 1.0)
                 sums["finite"] += finite
+        if self.dist.distributed:
+            summed = self.dist.all_sum(torch.tensor(list(sums.values()), dtype=torch.float64)).tolist()
+            sums = dict(zip(sums, summed, strict=True))
         mlm = sums["ce"] / max(sums["chosen"], 1.0)
         result = {"heldout_mlm_loss": mlm, "heldout_accuracy": sums["correct"] / max(sums["chosen"], 1.0)}
         loss = mlm
@@ -364,6 +430,9 @@ class MLMTrainer:
                           f"Linear({self.config.descriptor_hidden}, {len(DESCRIPTORS)})",
                 "weight": self.config.descriptor_weight,
             }
+        if not self.dist.is_main:  # only rank 0 writes
+            self.last_saved_step = self.state.step
+            return
         # unfinished saves go to OUTPUT.resume/; the output itself is written once, finished, with the best weights
         target = self.out_dir if finished else resume_dir(self.out_dir)
         write_run(target, model=self.model, tokenizer=self.tokenizer, head=self.head, head_meta=head_meta,
@@ -409,7 +478,7 @@ class MLMTrainer:
                     state.epoch += 1
                     state.batch_in_epoch = 0
                     continue
-                if time.monotonic() >= deadline:
+                if self._out_of_time(deadline):
                     stop_reason = "time budget"
                     break
                 stats = self.train_step(batches[state.batch_in_epoch])
@@ -442,6 +511,14 @@ class MLMTrainer:
         best = f"; best held-out loss {state.best_loss:.4f} at step {state.best_step}" if state.best_loss else ""
         log.info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
         return state
+
+
+    def _out_of_time(self, deadline: float) -> bool:
+        """The time budget is used; data-parallel ranks stop together (when any of them sees the deadline)."""
+        late = time.monotonic() >= deadline
+        if not self.dist.distributed or math.isinf(deadline):
+            return late
+        return bool(self.dist.all_sum(torch.tensor([1.0 if late else 0.0], dtype=torch.float64))[0] > 0)
 
 
 class _NoBar:
