@@ -188,7 +188,7 @@ def train_steps(model, trainable, batches, device, sizes: Sizes, context=None) -
     timing = clock.stop()
     seconds = timing.pop("seconds")
     return {"steps": steps, "molecules": molecules, **timing, "molecules_per_s": round(molecules / seconds, 2),
-            "tokens_per_s": round(tokens / seconds, 1), "loss": round(float(loss), 4)}
+            "tokens_per_s": round(tokens / seconds, 1), "loss": round(float(loss.detach()), 4)}
 
 
 def batch_stream(input_ids, labels, batch: int, pad_id: int):
