@@ -53,8 +53,8 @@ class Sizes:
 
 
 FULL = Sizes()
-CPU_BUDGET = Sizes(batch=16, train_seconds=12.0, min_steps=2, warmup_steps=1, mc_molecules=24, mc_passes=10,
-                   influence_pool=8, influence_targets=32, influence_depth=4, influence_batch=16)
+CPU_BUDGET = Sizes(batch=8, train_seconds=0.0, min_steps=1, warmup_steps=1, mc_molecules=16, mc_passes=5,
+                   influence_pool=4, influence_targets=8, influence_depth=2, influence_batch=8)
 SMOKE = Sizes(batch=8, train_seconds=0.0, min_steps=1, warmup_steps=1, mc_molecules=8, mc_passes=3,
               influence_pool=4, influence_targets=8, influence_depth=2, influence_batch=8)  # tests, with --size tiny
 
@@ -309,7 +309,9 @@ def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     names = [name for name, _ in select_parameters(model, "trainable")]
-    solver = SolverConfig(solver="lissa", depth=sizes.influence_depth, step=None, damping=0.01)
+    # step auto costs 20 power-iteration HVPs first; small budgets take a fixed step and count those HVPs below
+    auto = sizes == FULL
+    solver = SolverConfig(solver="lissa", depth=sizes.influence_depth, step=None if auto else 0.04, damping=0.01)
     with eval_mode(model):
         objective = FlatObjective(model, regression_loss, names)
         clock = Clock(device)
@@ -324,9 +326,11 @@ def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
              "pool_grads_s": pool_time["seconds"]}
     wall = sum(t["wall_s"] for t in (target_time, lissa_time, pool_time))
     n_pool = sum(len(s) for s in scores)
-    # LiSSA with step auto: 20 power-iteration HVPs, then `depth` HVPs; per-sample cost is linear in the pool
+    # LiSSA with step auto: 20 power-iteration HVPs, then `depth` HVPs (one training minibatch each); target and
+    # per-sample gradients are linear in their molecules
+    hvps = sizes.influence_depth + (20 if auto else 0)
     full_seconds = (times["target_grad_s"] * FULL.influence_targets / sizes.influence_targets
-                    + times["lissa_s"] * (FULL.influence_depth + 20) / (sizes.influence_depth + 20)
+                    + times["lissa_s"] * (FULL.influence_depth + 20) / hvps
                     * (FULL.influence_batch / sizes.influence_batch)
                     + times["pool_grads_s"] * FULL.influence_pool / n_pool)
     extrapolated = sizes != FULL
