@@ -8,18 +8,26 @@ manifest records it as leakage). score > 0: adding the molecule is estimated to 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import torch
 
 from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.influence.regression import regression_loss, regression_output
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
+
+__all__ = ["labelled_batches", "pool_influence", "regression_loss"]
 
 
 def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_std: float, batch_size: int,
                      truncate: bool, shuffle: bool, seed: int, what: str) -> list[dict]:
+    import polars as pl
+
     from molpeft_cli.training.batching import iter_batches
     from molpeft_cli.training.regression import encode
 
@@ -35,17 +43,11 @@ def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_st
                                                             in_order=not shuffle)]
 
 
-def regression_loss(forward, batch: dict) -> torch.Tensor:
-    """The fine-tuning loss (`model.heads.regression_loss`) of `forward` on a batch."""
-    from molpeft_cli.model.heads import regression_loss as head_loss
-
-    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    return head_loss(out.logits, batch["labels"])
-
-
 def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, target: str, scope: str,
                    solver, batch_size: int, truncate: bool, seed: int, chunk_size: int | None = None,
                    device: str = "auto"):
+    import polars as pl
+
     from molpeft_cli.influence import influence_scores
     from molpeft_cli.training.checkpoint import load_finetuned
 
@@ -63,7 +65,7 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
                                truncate, False, seed, target)
     pool_batches = labelled_batches(ft.tokenizer, pool, *scale, batch_size, truncate, False, seed, "pool")
     result = influence_scores(ft.model, regression_loss, train, targets, pool_batches, scope=scope,
-                              solver=solver, chunk_size=chunk_size)
+                              solver=solver, chunk_size=chunk_size, output_fn=regression_output)
     if not np.all(np.isfinite(result.scores)):
         raise SettingError("damping", "influence scores are not finite; raise {setting} or lower {step}")
     return result

@@ -20,6 +20,7 @@ from molpeft_cli.errors import MolpeftError
 from molpeft_cli.influence.batches import Batch, batch_size, map_tensors
 
 LossFn = Callable[[Callable[..., Any], Batch], torch.Tensor]
+OutputFn = Callable[[Callable[..., Any], Batch], torch.Tensor]  # (forward, batch) -> one output per row
 
 
 @contextmanager
@@ -35,9 +36,15 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 class FlatObjective:
-    """Loss of `model` as a function of the flat vector of the parameters named in `names`."""
+    """Loss of `model` as a function of the flat vector of the parameters named in `names`.
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, names: Sequence[str]) -> None:
+    `output_fn(forward, batch)`, optional, returns the model's scalar output per row (shape (rows,)); the
+    Gauss-Newton curvature of the `projected` solver is built from its gradients.
+    """
+
+    def __init__(
+        self, model: nn.Module, loss_fn: LossFn, names: Sequence[str], output_fn: OutputFn | None = None
+    ) -> None:
         params = dict(model.named_parameters())
         missing = [name for name in names if name not in params]
         if missing:
@@ -50,6 +57,7 @@ class FlatObjective:
             )
         self.model = model
         self.loss_fn = loss_fn
+        self.output_fn = output_fn
         self.names = list(names)
         self.shapes = [p.shape for p in selected]
         self.numels = [p.numel() for p in selected]
@@ -70,14 +78,17 @@ class FlatObjective:
     def to_device(self, batch: Batch) -> Batch:
         return map_tensors(lambda t: t.to(self.theta.device), batch)
 
-    def loss(self, flat: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Mean loss over `batch` with the parameters in scope set to `flat`."""
+    def forward_with(self, flat: torch.Tensor) -> Callable[..., Any]:
         params = {**self.fixed, **self.unflatten(flat)}
 
         def forward(*args: Any, **kwargs: Any) -> Any:
             return functional_call(self.model, params, args, kwargs)
 
-        loss = self.loss_fn(forward, batch)
+        return forward
+
+    def loss(self, flat: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean loss over `batch` with the parameters in scope set to `flat`."""
+        loss = self.loss_fn(self.forward_with(flat), batch)
         if loss.dim() != 0:
             raise MolpeftError(
                 f"loss_fn must return a scalar (the mean over the batch), got shape {tuple(loss.shape)}"
@@ -87,6 +98,15 @@ class FlatObjective:
     def sample_loss(self, flat: torch.Tensor, sample: Batch) -> torch.Tensor:
         """Loss of one row given without its batch dimension (the form torch.func.vmap hands over)."""
         return self.loss(flat, map_tensors(lambda t: t.unsqueeze(0), sample))
+
+    def sample_output(self, flat: torch.Tensor, sample: Batch) -> torch.Tensor:
+        """The model's scalar output for one row given without its batch dimension (for vmap)."""
+        if self.output_fn is None:
+            raise MolpeftError("this computation needs the model's output per row: pass output_fn")
+        out = self.output_fn(self.forward_with(flat), map_tensors(lambda t: t.unsqueeze(0), sample))
+        if out.numel() != 1:
+            raise MolpeftError(f"output_fn must return one scalar per row, got shape {tuple(out.shape)} for one row")
+        return out.reshape(())
 
     def grad(self, batch: Batch) -> torch.Tensor:
         flat = self.theta.detach().requires_grad_(True)

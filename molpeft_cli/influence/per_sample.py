@@ -17,14 +17,16 @@ class PerSampleGrads:
 
     vmap needs every op of the model to have a batching rule and no data-dependent Python control flow;
     when the first vectorised call fails, a warning names the reason and every later batch loops over rows.
-    `chunk_size` bounds how many rows vmap runs at once (memory).
+    `chunk_size` bounds how many rows vmap runs at once (memory). `of="output"` gives each row's gradient of
+    the model output instead of the loss (needs the objective's output_fn).
     """
 
-    def __init__(self, objective: FlatObjective, chunk_size: int | None = None) -> None:
+    def __init__(self, objective: FlatObjective, chunk_size: int | None = None, of: str = "loss") -> None:
         self.objective = objective
         self.chunk_size = chunk_size
         self.vectorised = True
-        self._grad_fn = torch.func.grad(objective.sample_loss)
+        self._of = of
+        self._grad_fn = torch.func.grad(objective.sample_loss if of == "loss" else objective.sample_output)
 
     def __call__(self, batch: Batch) -> torch.Tensor:
         batch = self.objective.to_device(batch)
@@ -42,4 +44,13 @@ class PerSampleGrads:
         return fn(self.objective.theta, batch).detach()
 
     def _looped(self, batch: Batch) -> torch.Tensor:
-        return torch.stack([self.objective.grad(index_rows(batch, i)) for i in range(batch_size(batch))])
+        rows = [index_rows(batch, i) for i in range(batch_size(batch))]
+        if self._of == "loss":
+            return torch.stack([self.objective.grad(row) for row in rows])
+        return torch.stack([self._output_grad(row) for row in rows])
+
+    def _output_grad(self, row: Batch) -> torch.Tensor:
+        flat = self.objective.theta.detach().requires_grad_(True)
+        out = self.objective.output_fn(self.objective.forward_with(flat), row).reshape(())
+        (grad,) = torch.autograd.grad(out, flat, allow_unused=True)
+        return torch.zeros_like(flat) if grad is None else grad.detach()

@@ -19,12 +19,12 @@ import numpy as np
 from torch import nn
 
 from molpeft_cli.influence.batches import Batch
-from molpeft_cli.influence.objective import FlatObjective, LossFn, eval_mode
+from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
 from molpeft_cli.influence.per_sample import PerSampleGrads
 from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, select_parameters
 from molpeft_cli.influence.solvers import IHVPResult, SolverConfig, solve_ihvp
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # polars is not needed to compute scores (a GPU machine may lack it)
     import polars as pl
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class InfluenceResult:
 
     def to_frame(self, mol_ids: Sequence[str]) -> pl.DataFrame:
         """The scores table (columns documented in SCORE_COLUMNS)."""
-        import polars as pl  # only for the table: the scores themselves run where polars is absent
+        import polars as pl
 
         return pl.DataFrame(
             {"mol_id": list(mol_ids), "score": self.scores, "grad_norm": self.grad_norms},
@@ -84,6 +84,7 @@ def influence_scores(
     head_prefixes: tuple[str, ...] = DEFAULT_HEAD_PREFIXES,
     solver: SolverConfig | None = None,
     chunk_size: int | None = None,
+    output_fn: OutputFn | None = None,
 ) -> InfluenceResult:
     """Score every pool row (pool batches in order) by its estimated effect on the mean target loss.
 
@@ -91,12 +92,13 @@ def influence_scores(
     `train_batches` must be re-iterable: lissa draws one per iteration (cycling), cg/exact sweep all of
     them per Hessian-vector product. `target_batches` is the validation split unless the caller chose
     otherwise.
+    `output_fn(forward, batch)` (one output per row) is needed by the `projected` solver only.
     The model runs in eval mode (dropout off); its modes are restored afterwards.
     """
     solver = solver or SolverConfig()
     names = [name for name, _ in select_parameters(model, scope, head_prefixes)]
     with eval_mode(model):
-        objective = FlatObjective(model, loss_fn, names)
+        objective = FlatObjective(model, loss_fn, names, output_fn)
         log.debug(f"influence over {objective.n_params} parameters in {len(names)} tensors (scope {scope})")
         target_grad = objective.mean_grad(target_batches)
         ihvp = solve_ihvp(objective, train_batches, target_grad, solver)

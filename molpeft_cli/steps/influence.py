@@ -24,12 +24,20 @@ class InfluenceConfig:
     output: str = option(help="Scores table ('-' for stdout).", flags=("--output", "-o"))
     target: str = option("valid", "valid (default) or test (leaks the test set: warned and recorded).")
     params: str = option("trainable", "Parameter scope: trainable, head, last-N (e.g. last-1), all.")
-    solver: str = option("lissa", "lissa, cg or exact (dense; small scopes only).")
-    depth: int = option(200, "LiSSA iterations (one training minibatch each).")
-    damping: float = option(0.01, "Damping added to the Hessian.")
-    step: str = option("0.04", "LiSSA step (the original study's scale; needs step*(lambda_max+damping)<2), or "
-                       "'auto': 1/(estimated lambda_max + damping).")
+    solver: str = option("lissa", "lissa; cg; exact (dense; small scopes only); projected (Gauss-Newton in a random "
+                         "projection: every adapted parameter in minutes).")
+    depth: int = option(2000, "LiSSA iteration ceiling (one training minibatch each); it stops earlier once the "
+                        "relative residual is below --tol.")
+    tol: float = option(0.02, "LiSSA stops (converged) below this relative residual.")
+    fixed_depth: bool = option(False, "LiSSA runs all --depth iterations, as the original study did (--depth 200 "
+                               "--step 0.04 --damping 0.01 --fixed-depth).")
+    damping: str = option("auto", "Damping added to the Hessian, or 'auto': --damping-ratio x the estimated "
+                          "largest eigenvalue (the original study: 0.01).")
+    damping_ratio: float = option(0.01, "Auto damping as a fraction of the largest Hessian eigenvalue.")
+    step: str = option("auto", "LiSSA step, or 'auto': 1/(estimated lambda_max + damping) (the original study: "
+                       "0.04; needs step*(lambda_max+damping)<2).")
     repeats: int = option(1, "Independent LiSSA runs averaged.")
+    proj_dim: int = option(2048, "projected: random projection dimension.")
     hvp: str = option("double-backward", "double-backward or forward-over-reverse.")
     batch_size: int = option(32, "Molecules per minibatch.")
     truncate: bool = option(True, "Cut over-long molecules instead of failing.")
@@ -42,26 +50,34 @@ class InfluenceConfig:
         self.solver_config()  # validates solver, damping, step, depth, repeats, hvp
 
     def step_value(self) -> float | None:
-        if self.step == "auto":
-            return None
-        try:
-            return float(self.step)
-        except ValueError:
-            raise SettingError("step", f"{{setting}} must be a number or 'auto', got {self.step!r}") from None
+        return _number_or_auto(self.step, "step")
 
-    def solver_config(self):
+    def damping_value(self) -> float | None:
+        return _number_or_auto(self.damping, "damping")
+
+    def solver_config(self, seed: int = 0):
         from molpeft_cli.influence.solvers import SolverConfig
 
         step = self.step_value()
         try:
-            return SolverConfig(solver=self.solver, damping=self.damping, step=step, depth=self.depth,
-                                repeats=self.repeats, hvp=self.hvp)
+            return SolverConfig(solver=self.solver, damping=self.damping_value(), damping_ratio=self.damping_ratio,
+                                step=step, depth=self.depth, tol=self.tol, fixed_depth=self.fixed_depth,
+                                repeats=self.repeats, hvp=self.hvp, proj_dim=self.proj_dim, proj_seed=seed)
         except SettingError:
             raise
         except (TypeError, ValueError) as exc:
             from molpeft_cli.errors import MolpeftError
 
             raise MolpeftError(str(exc)) from None
+
+
+def _number_or_auto(text: str, name: str) -> float | None:
+    if str(text) == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingError(name, f"{{setting}} must be a number or 'auto', got {text!r}") from None
 
 
 @dataclass
@@ -81,11 +97,12 @@ def influence(config: InfluenceConfig, runtime: Runtime = Runtime(),
     c = config
     check_step_outputs(c, {"output": False}, ("checkpoint", "train", "pool", "config"))
     seed = runtime.seed_for(c.seed)
-    solver = c.solver_config()
+    solver = c.solver_config(seed)
     runtime.apply_threads()
     recorder = Recorder("influence", dict(target=c.target, params=c.params, solver=c.solver, depth=c.depth,
-                                          damping=c.damping, step=c.step, repeats=c.repeats, hvp=c.hvp,
-                                          batch_size=c.batch_size, truncate=c.truncate), seed,
+                                          tol=c.tol, fixed_depth=c.fixed_depth, damping=c.damping,
+                                          damping_ratio=c.damping_ratio, step=c.step, repeats=c.repeats, hvp=c.hvp,
+                                          proj_dim=c.proj_dim, batch_size=c.batch_size, truncate=c.truncate), seed,
                         {"checkpoint": c.checkpoint, "train": c.train, "pool": c.pool, "config": c.config}, argv)
     split_table = load_molecules(c.train, "split")
     pool_table = load_molecules(c.pool, "pool")

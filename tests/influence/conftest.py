@@ -52,3 +52,32 @@ def token_batch() -> dict:
     ids = ids * mask
     labels = torch.randn(5, generator=gen, dtype=torch.float64)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels, "mol_id": [f"m{i}" for i in range(5)]}
+
+
+@pytest.fixture(scope="session")
+def tiny_finetuned(tiny_base, tmp_path_factory):
+    """The tiny MoLFormer fine-tuned two epochs with BitFit on 120 Lipophilicity molecules (20 valid, 20 test),
+    and a 40-molecule labelled pool from the same file: (directory, split path, pool path, checkpoint)."""
+    import polars as pl
+
+    from molpeft_cli.data.molecules import build_molecule_table
+    from molpeft_cli.data.registry import resolve_source
+    from molpeft_cli.data.tables import read_table
+    from tests.conftest import invoke
+
+    raw = read_table(resolve_source("lipophilicity").path).head(200)
+    table = build_molecule_table(raw, source="lipophilicity").molecules
+    directory = tmp_path_factory.mktemp("tiny-ft")
+    split = table.head(160).with_columns(pl.Series("split", ["train"] * 120 + ["valid"] * 20 + ["test"] * 20),
+                                         pl.lit("").alias("scaffold"))
+    split.write_parquet(directory / "split.parquet")
+    table.tail(40).with_columns(pl.lit("pool").alias("source")).write_parquet(directory / "pool.parquet")
+    from typer.testing import CliRunner
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    result = invoke(CliRunner(), ["finetune", str(directory / "split.parquet"), "--model", str(tiny_base),
+                                  "--peft", "bitfit", "--max-epochs", "2", "-o", str(directory / "ck")])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    return directory, directory / "split.parquet", directory / "pool.parquet", directory / "ck"

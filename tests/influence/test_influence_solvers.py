@@ -115,10 +115,16 @@ def test_solver_config_validation(field: str, value, message: str) -> None:
         SolverConfig(**{field: value})
 
 
-def test_solver_config_defaults_are_the_seed_settings() -> None:
-    config = SolverConfig()
+def test_original_study_settings_stay_available() -> None:
+    config = SolverConfig.original_study()
     assert (config.solver, config.depth, config.damping, config.step) == ("lissa", 200, 0.01, 0.04)
-    assert config.to_dict()["step"] == 0.04 and math.isclose(config.lissa_tol, 0.01)
+    assert config.to_dict()["step"] == 0.04 and math.isclose(config.tol, 0.01) and config.fixed_depth
+
+
+def test_solver_config_defaults_converge_by_tolerance() -> None:
+    config = SolverConfig()
+    assert (config.solver, config.damping, config.step, config.fixed_depth) == ("lissa", None, None, False)
+    assert config.depth >= 1000 and 0 < config.tol <= 0.05
 
 
 def test_unconverged_solve_warns_with_advice(mlp_problem, caplog) -> None:

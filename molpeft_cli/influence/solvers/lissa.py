@@ -35,20 +35,29 @@ def lissa_ihvp(
     repeats: int = 1,
     tol: float = 0.01,
     growth_limit: float = 10.0,
+    stop_at_tol: bool = False,
 ) -> IHVPResult:
-    """Approximate (H + damping*I)^-1 v; `hvp` should use a fresh training minibatch on every call."""
+    """Approximate (H + damping*I)^-1 v; `hvp` should use a fresh training minibatch on every call.
+
+    With `stop_at_tol`, each repeat stops at the first multiple of its window (a tenth of `depth`, 10 to 100
+    iterations) where the window's mean residual is below `tol`; `depth` is then a ceiling. Without it, every
+    repeat runs all `depth` iterations (the original study's run) and the residual is judged on the last tenth.
+    """
     v_norm = float(v.norm())
     if v_norm == 0.0 or not math.isfinite(v_norm):
         if not math.isfinite(v_norm):
             raise MolpeftError("the target gradient is not finite; check the model and the target labels")
         return IHVPResult(torch.zeros_like(v), "lissa", 0, True, 0.0)
-    window = max(1, depth // 10)
-    solutions, norms, residuals, window_residuals = [], [], [], []
+    window = max(10, min(100, depth // 10)) if stop_at_tol else max(1, depth // 10)
+    window = min(window, depth)
+    solutions, norms, residuals, window_residuals, counts = [], [], [], [], []
     for _ in range(repeats):
         estimate = v.clone()
+        window_start = estimate
         run_norms, run_residuals = [], []
+        window_residual = math.inf
         for t in range(depth):
-            if t == depth - window:
+            if not stop_at_tol and t == depth - window:
                 window_start = estimate
             # v_{t+1} - v_t = v - (H_t + damping I) x_t, x_t = step*v_t: the minibatch residual of x_t
             update = v - step * (hvp(estimate) + damping * estimate)
@@ -58,22 +67,31 @@ def lissa_ihvp(
                 _raise_divergence(t + 1, depth, norm, v_norm, step, damping)
             run_norms.append(step * norm)
             run_residuals.append(float(update.norm()) / v_norm)
+            if stop_at_tol and (t + 1) % window == 0:
+                window_residual = float((estimate - window_start).norm()) / (window * v_norm)
+                window_start = estimate
+                if window_residual <= tol:
+                    break
+        if not stop_at_tol:
+            window_residual = float((estimate - window_start).norm()) / (window * v_norm)
         solutions.append(step * estimate)
         norms.append(run_norms)
         residuals.append(run_residuals)
-        window_residuals.append(float((estimate - window_start).norm()) / (window * v_norm))
-    norm_history = [sum(col) / repeats for col in zip(*norms, strict=True)]
-    residual_history = [sum(col) / repeats for col in zip(*residuals, strict=True)]
+        window_residuals.append(window_residual)
+        counts.append(len(run_norms))
+    shortest = min(counts)
+    norm_history = [sum(run[t] for run in norms) / repeats for t in range(shortest)]
+    residual_history = [sum(run[t] for run in residuals) / repeats for t in range(shortest)]
     residual = sum(window_residuals) / repeats
     return IHVPResult(
         solution=torch.stack(solutions).mean(dim=0),
         solver="lissa",
-        iterations=depth,
+        iterations=max(counts),
         converged=residual <= tol,
         residual=residual,
         residual_history=residual_history,
         norm_history=norm_history,
-        info={"repeats": float(repeats)},
+        info={"repeats": float(repeats), "step": step, "damping": damping, "depth_ceiling": float(depth)},
     )
 
 
@@ -87,16 +105,16 @@ def _raise_divergence(t: int, depth: int, norm: float, v_norm: float, step: floa
     )
 
 
-def largest_eigenvalue(hvp, n_params: int, iterations: int = 20, seed: int = 0, dtype=None, device=None) -> float:
+def largest_eigenvalue(hvp, like: torch.Tensor, iterations: int = 20, seed: int = 0) -> float:
     """Power iteration with minibatch HVPs; the largest Rayleigh quotient seen (minibatch Hessians vary, so the
-    maximum over iterations bounds the curvature LiSSA meets better than the last value). The start vector is
-    drawn on the CPU (the same on every device) and moved to `device`, where the parameters are."""
+    maximum over iterations bounds the curvature LiSSA meets better than the last value). `like`: a vector
+    with the parameters' size, dtype and device."""
     generator = torch.Generator().manual_seed(seed)
-    v = torch.randn(n_params, generator=generator, dtype=dtype or torch.float32).to(device)
+    v = torch.randn(like.numel(), generator=generator, dtype=torch.float64).to(like.dtype).to(like.device)
     v = v / v.norm()
     largest = 0.0
     for _ in range(iterations):
-        w = hvp(v.to(dtype) if dtype else v)
+        w = hvp(v)
         largest = max(largest, float(v @ w))
         norm = w.norm()
         if not torch.isfinite(norm) or norm == 0:
@@ -105,8 +123,7 @@ def largest_eigenvalue(hvp, n_params: int, iterations: int = 20, seed: int = 0, 
     return largest
 
 
-def auto_step(hvp, n_params: int, damping: float, dtype=None, device=None) -> tuple[float, float]:
-    """(step, lambda_max estimate): step = 1 / (lambda_max + damping), so step*(H + damping) stays below 2 even if
-    a minibatch's curvature is twice the estimate."""
-    lam = largest_eigenvalue(hvp, n_params, dtype=dtype, device=device)
-    return 1.0 / (max(lam, 0.0) + damping), lam
+def auto_step(largest: float, damping: float) -> float:
+    """step = 1 / (lambda_max + damping): step*(H + damping) stays below 2 even where a minibatch's curvature
+    is twice the estimate."""
+    return 1.0 / (max(largest, 0.0) + damping)

@@ -17,6 +17,7 @@ class IHVPResult:
     residual_history: list[float] = field(default_factory=list)  # per iteration (lissa: on that minibatch)
     norm_history: list[float] = field(default_factory=list)  # |x_t| per iteration (lissa: mean over repeats)
     info: dict[str, float] = field(default_factory=dict)  # solver extras, e.g. Hessian eigenvalue range
+    note: str = ""  # the one-line warning of a solve that stopped short (empty when converged)
 
     def summary(self) -> dict:
         """JSON-ready diagnostics (no tensors) for manifests and logs."""
@@ -24,6 +25,8 @@ class IHVPResult:
             "solver": self.solver,
             "iterations": self.iterations,
             "converged": self.converged,
+            "stopped_short": not self.converged,
+            "note": self.note,
             "residual": self.residual,
             "solution_norm": float(self.solution.norm()),
             "residual_history": self.residual_history,

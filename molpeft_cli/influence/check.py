@@ -1,0 +1,250 @@
+"""The check of influence scores against retraining: the linear datamodeling score (LDS; Park et al. 2023).
+
+M random subsets S_j of the pool (each a `fraction` of it) are drawn; for each, the fine-tuned model is trained
+on, from its own weights (the same starting point every time), for `epochs` epochs on train + S_j with the same
+seed, optimizer and label scale (training rows batched identically in every run, see continue_training), and
+the validation loss is measured. The measured change is
+L_valid(train + S_j) - L_valid(train alone, trained the same way); the predicted change is the first-order
+influence sum -sum_{z in S_j} score(z) / n_train. LDS = Spearman(predicted, measured) over the M subsets, with a
+percentile bootstrap CI over subsets. One retraining set serves every scores table (scope, solver) compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from molpeft_cli.errors import MolpeftError
+
+CHECK_COLUMNS: dict = {  # polars dtypes by name, so this module needs no polars at import
+    "scores": "String", "scope": "String", "solver": "String", "damping": "Float64", "n_params": "Int64",
+    "converged": "Boolean", "lds": "Float64", "ci_low": "Float64", "ci_high": "Float64", "subsets": "Int64",
+    "fraction": "Float64", "epochs": "Int64",
+}
+
+
+@dataclass
+class CheckConfig:
+    subsets: int = field(default=20, metadata={"help": "M: random pool subsets retrained"})
+    fraction: float = field(default=0.5, metadata={"help": "fraction of the pool in each subset"})
+    epochs: int = field(default=1, metadata={"help": "epochs of training from the checkpoint per subset"})
+    lr: float | None = field(default=None, metadata={"help": "learning rate (default: the checkpoint's)"})
+    bootstrap: int = field(default=2000, metadata={"help": "bootstrap resamples of the subsets for the CI"})
+    seed: int = field(default=0, metadata={"help": "seed of the subsets, the training order and the bootstrap"})
+
+    def __post_init__(self) -> None:
+        if self.subsets < 3:
+            raise MolpeftError(f"--subsets must be >= 3 (a rank correlation needs them), got {self.subsets}")
+        if not 0 < self.fraction < 1:
+            raise MolpeftError(f"--fraction must be in (0, 1), got {self.fraction}")
+        if self.epochs < 1:
+            raise MolpeftError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.lr is not None and not self.lr > 0:
+            raise MolpeftError(f"--lr must be > 0, got {self.lr}")
+        if self.bootstrap < 100:
+            raise MolpeftError(f"--bootstrap must be >= 100, got {self.bootstrap}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def draw_subsets(n_pool: int, subsets: int, fraction: float, seed: int) -> np.ndarray:
+    """(M, n_pool) boolean membership; each subset holds round(fraction * n_pool) molecules (at least 1)."""
+    size = max(1, round(fraction * n_pool))
+    if size >= n_pool:
+        raise MolpeftError(f"a subset of {size} of {n_pool} pool molecules leaves nothing out; lower --fraction")
+    rng = np.random.default_rng(seed)
+    members = np.zeros((subsets, n_pool), dtype=bool)
+    for j in range(subsets):
+        members[j, rng.choice(n_pool, size=size, replace=False)] = True
+    return members
+
+
+def predicted_changes(scores: np.ndarray, members: np.ndarray, n_train: int) -> np.ndarray:
+    """First-order change of the validation loss when each subset is added: -sum of its scores / n_train."""
+    return -(members.astype(np.float64) @ np.asarray(scores, dtype=np.float64)) / n_train
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y)[0])
+
+
+def lds(predicted: np.ndarray, measured: np.ndarray, bootstrap: int = 2000, seed: int = 0,
+        level: float = 0.95) -> tuple[float, float, float]:
+    """(LDS, CI low, CI high): Spearman of predicted vs measured changes, percentile bootstrap over subsets."""
+    predicted, measured = np.asarray(predicted, float), np.asarray(measured, float)
+    if predicted.shape != measured.shape or predicted.ndim != 1:
+        raise MolpeftError("predicted and measured changes must be 1-D and of the same length")
+    value = spearman(predicted, measured)
+    rng = np.random.default_rng(seed)
+    m = len(predicted)
+    draws = []
+    for _ in range(bootstrap):
+        idx = rng.integers(0, m, m)
+        rho = spearman(predicted[idx], measured[idx])
+        if math.isfinite(rho):
+            draws.append(rho)
+    if not draws:
+        return value, float("nan"), float("nan")
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return value, float(low), float(high)
+
+
+@dataclass
+class Retraining:
+    """Validation losses after training from the checkpoint on train alone and on train + each subset."""
+
+    members: np.ndarray  # (M, n_pool) bool
+    base_loss: float  # train alone, trained the same way
+    start_loss: float  # the checkpoint as it is
+    losses: np.ndarray  # (M,)
+    n_train: int
+    seconds: float
+
+    @property
+    def measured(self) -> np.ndarray:
+        return self.losses - self.base_loss
+
+
+def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=None) -> Retraining:
+    """Train the checkpoint on train + each subset (and on train alone) and measure the validation loss
+    (MSE on labels standardised with the checkpoint's scale: the loss influence scores refer to)."""
+    import time
+
+    import polars as pl
+
+    from molpeft_cli.training.checkpoint import load_finetuned
+    from molpeft_cli.training.finetune_job import gather_training_data
+    from molpeft_cli.training.regression import encode
+
+    if "split" not in split.columns:
+        raise MolpeftError("--train needs a split table (with a `split` column)")
+    if pool["label"].null_count():
+        raise MolpeftError(f"{pool['label'].null_count()} pool molecules have no label; retraining needs labels")
+    gather_training_data(split, [pool], drop_leaking=False)  # refuses pools that hold valid/test compounds
+    started = time.perf_counter()
+    members = draw_subsets(pool.height, config.subsets, config.fraction, config.seed)
+    reference = load_finetuned(checkpoint)
+    scale = (reference.label_mean, reference.label_std)
+    options = reference.meta["options"]
+    lr = config.lr or options["lr"]
+    tokenizer = reference.tokenizer
+    train = split.filter(pl.col("split") == "train")
+    valid = split.filter(pl.col("split") == "valid")
+    if valid.height == 0:
+        raise MolpeftError("the validation split is empty; the check measures the validation loss")
+    truncate = bool(options.get("truncate", True))
+    train_ids = encode(tokenizer, train["smiles_canonical"].to_list(), truncate, what="training").input_ids
+    pool_ids = encode(tokenizer, pool["smiles_canonical"].to_list(), truncate, what="pool").input_ids
+    valid_ids = encode(tokenizer, valid["smiles_canonical"].to_list(), truncate, what="validation").input_ids
+    z_train = (train["label"].cast(pl.Float64).to_numpy() - scale[0]) / scale[1]
+    z_pool = (pool["label"].cast(pl.Float64).to_numpy() - scale[0]) / scale[1]
+    z_valid = (valid["label"].cast(pl.Float64).to_numpy() - scale[0]) / scale[1]
+    state = {k: v.detach().clone() for k, v in reference.model.state_dict().items()}
+    model = reference.model
+
+    def valid_loss() -> float:
+        from molpeft_cli.training.regression import predict_encoded
+
+        pred = predict_encoded(model, valid_ids, tokenizer.pad_token_id)
+        return float(np.mean((pred - z_valid) ** 2))
+
+    def trained_on(rows: np.ndarray | None) -> float:
+        model.load_state_dict(state)
+        chosen = np.flatnonzero(rows) if rows is not None else np.zeros(0, dtype=int)
+        continue_training(model, train_ids, z_train, [pool_ids[i] for i in chosen], z_pool[chosen],
+                          tokenizer.pad_token_id, epochs=config.epochs, lr=lr,
+                          batch_size=int(options["batch_size"]), weight_decay=float(options["weight_decay"]),
+                          grad_clip=float(options.get("grad_clip", 0.0)), seed=config.seed)
+        return valid_loss()
+
+    start_loss = valid_loss()
+    base_loss = trained_on(None)
+    if progress:
+        progress(0, base_loss)
+    losses = []
+    for j in range(config.subsets):
+        losses.append(trained_on(members[j]))
+        if progress:
+            progress(j + 1, losses[-1])
+    model.load_state_dict(state)
+    return Retraining(members, base_loss, start_loss, np.array(losses), train.height,
+                      time.perf_counter() - started)
+
+
+def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,
+                      pad_id: int, *, epochs: int, lr: float, batch_size: int, weight_decay: float,
+                      grad_clip: float, seed: int) -> None:
+    """Fine-tuning's step (AdamW on the trainable parameters, MSE on standardised labels, dropout on) from the
+    model's current weights, with a fresh optimizer, over the training rows plus `extra` rows.
+
+    Common random numbers: the training rows are batched exactly as in the train-only run (same order, same
+    dropout draws: the generator is reseeded per batch), and the extra rows come in their own batches spread
+    evenly between them, so two runs differ only by the extra rows, not by the batch order's noise.
+    """
+    import torch
+
+    from molpeft_cli.training.batching import iter_batches
+
+    device = next(model.parameters()).device
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise MolpeftError("the checkpoint has no trainable parameter to retrain")
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
+    model.train()
+    for epoch in range(1, epochs + 1):
+        epoch_seed = seed * 100_003 + epoch
+        main = list(iter_batches(train_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed, labels=train_labels))
+        extra = list(iter_batches(extra_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed + 1,
+                                  labels=extra_labels)) if len(extra_ids) else []
+        # extra batch k goes after main batch floor((k + 1) * len(main) / (len(extra) + 1))
+        after = {int((k + 1) * len(main) / (len(extra) + 1)): k for k in range(len(extra))}
+        schedule = []
+        for i, batch in enumerate(main):
+            if i in after:
+                schedule.append((2 * after[i] + 1, extra[after[i]]))
+            schedule.append((2 * i, batch))
+        for tag, batch in schedule:  # dropout draws fixed per batch: the same for a train batch in every run
+            torch.manual_seed((epoch_seed * 1_000_003 + tag) % (2**63))
+            batch = batch.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            loss = torch.nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
+            if not torch.isfinite(loss):
+                raise MolpeftError(f"retraining diverged (loss {loss.item()}); lower --lr")
+            loss.backward()
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
+            optimizer.step()
+    model.eval()
+
+
+def check_rows(retraining: Retraining, scores: dict[str, np.ndarray], settings: dict[str, dict],
+               config: CheckConfig) -> list[dict]:
+    """One row per scores table: its setting, LDS and CI, and the check's own settings."""
+    rows = []
+    for name, values in scores.items():
+        predicted = predicted_changes(values, retraining.members, retraining.n_train)
+        value, low, high = lds(predicted, retraining.measured, config.bootstrap, config.seed)
+        setting = settings.get(name, {})
+        rows.append({
+            "scores": name,
+            "scope": str(setting.get("params", "")),
+            "solver": str(setting.get("solver", "")),
+            "damping": float(setting["damping"]) if setting.get("damping") is not None else float("nan"),
+            "n_params": int(setting.get("n_params", 0)),
+            "converged": bool(setting.get("converged", True)),
+            "lds": value,
+            "ci_low": low,
+            "ci_high": high,
+            "subsets": config.subsets,
+            "fraction": config.fraction,
+            "epochs": config.epochs,
+        })
+    return rows

@@ -1,0 +1,60 @@
+"""Influence for the MoLFormer regression model on ready-made batches: the plain library call for scripts and
+GPU machines (no polars, no files).
+
+Batches are dicts with `input_ids`, `attention_mask` (padded token ids) and `labels` (labels standardised as in
+fine-tuning); the loss is the fine-tuning loss, MSE on the model's scalar output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from molpeft_cli.influence.batches import Batch
+from molpeft_cli.influence.scores import InfluenceResult, influence_scores
+from molpeft_cli.influence.solvers import SolverConfig
+
+
+def regression_output(forward, batch: dict) -> torch.Tensor:
+    """The model's prediction per row (standardised units)."""
+    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return out.logits.squeeze(-1)
+
+
+def regression_loss(forward, batch: dict) -> torch.Tensor:
+    """The fine-tuning loss (`model.heads.regression_loss`, mean squared error) of `forward` on a batch."""
+    from molpeft_cli.model.heads import regression_loss as head_loss
+
+    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return head_loss(out.logits, batch["labels"])
+
+
+def regression_influence(
+    model: nn.Module,
+    train_batches: Iterable[Batch],
+    valid_batches: Iterable[Batch],
+    pool_batches: Iterable[Batch],
+    *,
+    scope: str = "trainable",
+    solver: SolverConfig | None = None,
+    chunk_size: int | None = None,
+) -> InfluenceResult:
+    """Influence of each pool row on the mean validation loss of a fine-tuned regression model.
+
+    Defaults to the scalable `projected` solver over every trainable (adapted) parameter; the model stays on its
+    device (batches are moved to it). `result.scores[i] > 0`: adding pool row i is estimated to lower the
+    validation loss. Train batches must be re-iterable (a list).
+    """
+    return influence_scores(
+        model,
+        regression_loss,
+        train_batches,
+        valid_batches,
+        pool_batches,
+        scope=scope,
+        solver=solver or SolverConfig(solver="projected"),
+        chunk_size=chunk_size,
+        output_fn=regression_output,
+    )

@@ -1,0 +1,100 @@
+"""The retraining check (LDS): its statistics against scipy, its common-random-numbers retraining, and
+`molpeft influence-check` end to end on the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.stats import spearmanr
+
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.influence.check import CheckConfig, draw_subsets, lds, predicted_changes
+from tests.conftest import assert_one_line_error, invoke
+
+
+def test_lds_is_spearman_with_a_bootstrap_ci() -> None:
+    rng = np.random.default_rng(0)
+    predicted = rng.normal(size=30)
+    measured = predicted + rng.normal(scale=0.7, size=30)
+    value, low, high = lds(predicted, measured, bootstrap=500, seed=1)
+    assert value == pytest.approx(spearmanr(predicted, measured)[0])
+    assert low < value < high and -1 <= low and high <= 1
+    assert lds(predicted, 2 * predicted + 1, bootstrap=200)[0] == pytest.approx(1.0)
+    assert lds(predicted, -predicted, bootstrap=200)[0] == pytest.approx(-1.0)
+
+
+def test_subsets_and_first_order_prediction() -> None:
+    members = draw_subsets(10, 6, 0.3, seed=2)
+    assert members.shape == (6, 10) and (members.sum(axis=1) == 3).all()
+    np.testing.assert_array_equal(members, draw_subsets(10, 6, 0.3, seed=2))
+    scores = np.arange(10.0)
+    expected = np.array([-scores[row].sum() / 100 for row in members])
+    np.testing.assert_allclose(predicted_changes(scores, members, 100), expected)
+    with pytest.raises(MolpeftError, match="fraction"):
+        CheckConfig(fraction=1.0)
+    with pytest.raises(MolpeftError, match="subsets"):
+        CheckConfig(subsets=2)
+
+
+def test_retraining_uses_common_random_numbers(tiny_finetuned) -> None:
+    """Two train-only runs are bitwise equal; adding rows changes the result; the checkpoint is left as it was."""
+    import torch
+
+    from molpeft_cli.influence.check import continue_training
+    from molpeft_cli.training.checkpoint import load_finetuned
+    from molpeft_cli.training.regression import encode
+
+    _, split, pool, ck = tiny_finetuned
+    ft = load_finetuned(ck)
+    train = pl.read_parquet(split).filter(pl.col("split") == "train")
+    ids = encode(ft.tokenizer, train["smiles_canonical"].to_list(), True).input_ids
+    z = np.linspace(-1, 1, len(ids))
+    start = {k: v.clone() for k, v in ft.model.state_dict().items()}
+    results = []
+    for extra in (0, 0, 5):
+        ft.model.load_state_dict(start)
+        continue_training(ft.model, ids, z, ids[:extra], z[:extra], ft.tokenizer.pad_token_id, epochs=1, lr=1e-3,
+                          batch_size=16, weight_decay=0.0, grad_clip=1.0, seed=0)
+        results.append(torch.cat([p.detach().flatten() for p in ft.model.parameters() if p.requires_grad]))
+    assert torch.equal(results[0], results[1]) and not torch.equal(results[0], results[2])
+
+
+def test_influence_check_command(runner, tiny_finetuned) -> None:
+    directory, split, pool, ck = tiny_finetuned
+    tables = []
+    for solver in ("exact", "projected"):
+        out = directory / f"check-{solver}.parquet"
+        result = invoke(runner, ["influence", str(ck), "--train", str(split), "--pool", str(pool), "--params",
+                                 "head", "--solver", solver, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        tables.append(str(out))
+    out = directory / "check.parquet"
+    args = ["influence-check", str(ck), "--train", str(split), "--pool", str(pool), "--scores", tables[0],
+            "--scores", tables[1], "--subsets", "4", "--fraction", "0.5", "--bootstrap", "200", "-o", str(out)]
+    result = invoke(runner, args)
+    assert result.exit_code == 0, result.output
+    check = pl.read_parquet(out)
+    assert check["solver"].to_list() == ["exact", "projected"] and set(check["scope"].to_list()) == {"head"}
+    assert ((check["lds"] >= -1) & (check["lds"] <= 1)).all() and (check["subsets"] == 4).all()
+    manifest = json.loads((directory / "check.parquet.manifest.json").read_text())
+    measured = manifest["retraining"]["measured_change"]
+    assert len(measured) == 4 and len(manifest["retraining"]["subset_members"][0]) == 20
+    # the LDS in the table is the Spearman of the recorded measurements against the scores' prediction
+    scores = pl.read_parquet(tables[0])["score"].to_numpy()
+    members = np.zeros((4, 40), dtype=bool)
+    for j, rows in enumerate(manifest["retraining"]["subset_members"]):
+        members[j, rows] = True
+    predicted = predicted_changes(scores, members, 120)
+    assert check["lds"][0] == pytest.approx(spearmanr(predicted, measured)[0], abs=1e-6)
+
+
+def test_influence_check_bad_input(runner, tiny_finetuned, tmp_path) -> None:
+    directory, split, pool, ck = tiny_finetuned
+    partial = tmp_path / "partial.parquet"
+    pl.read_parquet(pool).select("mol_id").head(5).with_columns(pl.lit(1.0).alias("score")).write_parquet(partial)
+    base = ["influence-check", str(ck), "--train", str(split), "--pool", str(pool), "-o", str(tmp_path / "c.pq")]
+    assert_one_line_error(invoke(runner, [*base, "--scores", str(partial)]), "35 of 40 pool molecules")
+    assert_one_line_error(invoke(runner, [*base, "--scores", str(partial), "--fraction", "1.5"]), "fraction")
