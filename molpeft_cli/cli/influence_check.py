@@ -29,11 +29,11 @@ def influence_check(
     import polars as pl
 
     from molpeft_cli.cli.common import Recorder, load_molecules
+    from molpeft_cli.cli.options import argv, runtime_of
     from molpeft_cli.console import info
     from molpeft_cli.data.tables import read_table, require_columns, write_table
     from molpeft_cli.errors import MolpeftError
     from molpeft_cli.influence.check import CHECK_COLUMNS, CheckConfig, check_rows, retrain_subsets
-    from molpeft_cli.cli.options import argv, runtime_of
 
     runtime = runtime_of(ctx)
     runtime.apply_threads()

@@ -22,6 +22,7 @@ class ReportOptions:
     seed: int = 0  # seeds the bootstrap
     baseline: bool = True
     forest: ForestConfig = field(default_factory=ForestConfig)
+    influence_check: str | None = None  # `molpeft influence-check` table (default: RUN_DIR/scores/influence-check)
 
     def __post_init__(self) -> None:
         if self.n_resamples < 100:

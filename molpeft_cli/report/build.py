@@ -40,7 +40,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOption
         write_table(analysis.summary, tmp / "cells.parquet")
         write_table(analysis.differences, tmp / "differences.parquet")
         params = {"n_resamples": options.n_resamples, "seed": options.seed, "baseline": options.baseline,
-                  "forest": asdict(options.forest)}
+                  "forest": asdict(options.forest), "influence_check": options.influence_check}
         inputs = {name: str(run_dir / name) for name in INPUTS if (run_dir / name).exists()}
         extra = {"seeds": data.seeds, "cells": data.metrics.height, "missing_cells": missing_cells(data),
                  "test_target_sources": data.test_target_sources}

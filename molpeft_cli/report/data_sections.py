@@ -53,6 +53,7 @@ def influence_section(analysis: Analysis, figures_dir: Path) -> Section:
     if not tables:
         return Section("Influence scores",
                        [Paragraph("No influence scores (scores/influence-s*.parquet) in this run.")])
+    trust = influence_trust(analysis)
     scores = {seed: t["score"].cast(pl.Float64).drop_nans().drop_nulls().to_numpy() for seed, t in tables.items()}
     rows: list[list[Cell]] = []
     for seed, values in sorted(scores.items()):
@@ -64,11 +65,59 @@ def influence_section(analysis: Analysis, figures_dir: Path) -> Section:
     blocks = [Paragraph("Score = grad L_target^T H^-1 grad L(z), with the target loss on " + target + ": positive "
                         "means adding the molecule is estimated to lower that loss; the influence selection keeps "
                         "positive scores."),
+              trust[0],
               Table(["seed", "pool molecules", "positive", "mean", "median", "min", "max", "selected"], rows)]
+    blocks.extend(trust[1:])
     if any(v.size for v in scores.values()):
         blocks.append(Figure(figures.influence_histogram(scores, figures_dir / "influence_scores.png"),
                              "Distribution of influence scores over the pool, per seed (vertical line at 0)."))
     return Section("Influence scores", blocks)
+
+
+def influence_trust(analysis: Analysis) -> list:
+    """How far to trust the scores: the LDS of the run's own setting from a `molpeft influence-check` table,
+    else a plain sentence that they are unverified; the check table itself follows when there is one."""
+    import json
+
+    run_dir = analysis.data.run_dir
+    given = analysis.options.influence_check
+    path = Path(given) if given else run_dir / "scores" / "influence-check.parquet"
+    if given and not path.is_file():
+        from molpeft_cli.errors import MolpeftError
+
+        raise MolpeftError(f"--influence-check: no such file {given}")
+    settings = set()
+    for manifest in sorted((run_dir / "scores").glob("influence-s*.parquet.manifest.json")):
+        try:
+            params = json.loads(manifest.read_text()).get("params", {})
+        except (OSError, ValueError):
+            continue
+        settings.add((str(params.get("params", "trainable")), str(params.get("solver", "lissa"))))
+    described = ", ".join(f"scope {scope}, solver {solver}" for scope, solver in sorted(settings)) or "unknown"
+    if not path.is_file():
+        return [Paragraph(f"How far to trust these scores: they are UNVERIFIED for this model. No retraining check "
+                          f"(`molpeft influence-check`) was given, so how well they predict the effect of adding "
+                          f"molecules to training is unknown (this run's setting: {described}).")]
+    check = pl.read_parquet(path)
+    mine = check.filter(pl.struct("scope", "solver").map_elements(
+        lambda row: (row["scope"], row["solver"]) in settings, return_dtype=pl.Boolean)) if settings else check[:0]
+    if mine.height:
+        row = mine.row(0, named=True)
+        sentence = (f"How far to trust these scores: for this run's setting ({described}) the retraining check "
+                    f"gave LDS {row['lds']:.2f} (95% CI {row['ci_low']:.2f} to {row['ci_high']:.2f}; "
+                    f"{row['subsets']} pool subsets of {row['fraction']:.0%}, {row['epochs']} epoch(s) of "
+                    f"retraining each; {path.name}). LDS is the Spearman correlation between the predicted and "
+                    "the measured change of the validation loss when pool subsets are added: 1 = the scores rank "
+                    "the effect of added molecules perfectly, 0 = no better than chance.")
+    else:
+        sentence = (f"How far to trust these scores: they are UNVERIFIED for this run's setting ({described}); "
+                    f"the check {path.name} has no row for it (its rows are listed below).")
+    table = Table(["scope", "solver", "parameters", "LDS", "95% CI", "subsets", "epochs"],
+                  [[str(r["scope"]), str(r["solver"]), fmt_count(r["n_params"]), fmt(r["lds"], 2),
+                    f"{fmt(r['ci_low'], 2)} to {fmt(r['ci_high'], 2)}", str(r["subsets"]), str(r["epochs"])]
+                   for r in check.iter_rows(named=True)],
+                  caption=f"Retraining check ({path.name}): LDS per influence setting, bootstrap CI over subsets.")
+    return [Paragraph(sentence), table]
 
 
 def audit_section(analysis: Analysis) -> Section:

@@ -23,6 +23,9 @@ class ReportConfig:
     seed: int | None = option(None, "Bootstrap seed (default: the global --seed).")
     baseline: bool = option(True, "Add the random-forest baseline (cached in RUN_DIR/baseline).")
     rf_trees: int = option(500, "Trees in the random-forest baseline.")
+    influence_check: str | None = option(None, "`molpeft influence-check` table: the influence section gives the "
+                                         "LDS of the run's setting (default: RUN_DIR/scores/influence-check.parquet "
+                                         "if present).")
     config: str | None = config_option()
 
 
@@ -47,5 +50,5 @@ def build_report(config: ReportConfig, runtime: Runtime = Runtime(), argv: list[
     c = config
     check_step_outputs(c, {"output": True}, ("run_dir", "config"))
     options = ReportOptions(n_resamples=c.resamples, seed=runtime.seed_for(c.seed), baseline=c.baseline,
-                            forest=ForestConfig(n_trees=c.rf_trees))
+                            forest=ForestConfig(n_trees=c.rf_trees), influence_check=c.influence_check)
     return ReportResult(write_report(Path(c.run_dir), Path(c.output), options, argv=argv))

@@ -109,15 +109,16 @@ def projected_ihvp(
         raise MolpeftError("no training rows to build the Gauss-Newton matrix from")
     kernel *= output_curvature / rows
     kernel = (kernel + kernel.T) / 2
-    eigenvalues = torch.linalg.eigvalsh(kernel)
-    largest = float(eigenvalues[-1])
+    largest = _largest_eigenvalue(kernel)
     if damping is None:
         damping = damping_ratio * largest
-    if damping <= 0 and float(eigenvalues[0]) <= 0:
-        raise MolpeftError("the projected Gauss-Newton matrix is singular; use a damping > 0")
     pv = projection.project(v.unsqueeze(0))[0].double()
     system = kernel + damping * torch.eye(projection.dim, dtype=kernel.dtype, device=kernel.device)
-    y = torch.linalg.solve(system, pv)
+    factor, problem = torch.linalg.cholesky_ex(system)
+    if int(problem):
+        raise MolpeftError(f"the projected Gauss-Newton matrix plus damping {damping:.3g} is singular; "
+                           "use a larger --damping")
+    y = torch.cholesky_solve(pv.unsqueeze(1), factor).squeeze(1)
     pv_norm = float(pv.norm())
     residual = float((pv - system @ y).norm()) / pv_norm if pv_norm > 0 else 0.0
     solution = projection.back(y.to(v.dtype))
@@ -135,3 +136,21 @@ def projected_ihvp(
             "n_train": float(rows),
         },
     )
+
+
+def _largest_eigenvalue(matrix: torch.Tensor, iterations: int = 100) -> float:
+    """Largest eigenvalue of a symmetric positive semi-definite matrix by power iteration (a k x k matrix-vector
+    product each; cheaper than a full eigendecomposition for k in the thousands)."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(matrix.shape[0], generator=generator, dtype=torch.float64).to(matrix.device)
+    value = 0.0
+    for _ in range(iterations):
+        y = matrix @ x
+        norm = float(y.norm())
+        if norm == 0.0:
+            return 0.0
+        previous, value = value, float(x @ y) / float(x @ x)
+        x = y / norm
+        if abs(value - previous) <= 1e-10 * abs(value):
+            break
+    return value
