@@ -3,7 +3,9 @@
 # Lipophilicity scaffold split, a 300-molecule pool carved out of it first, scores for head / last-1 / all
 # adapted parameters with the available solvers, then `molpeft influence-check` (M subsets, one retraining each).
 # Every step runs with one thread; CPU seconds (user+sys) and wall seconds of each step go to OUT/timings.tsv.
-#   bench/influence_lds.sh [OUT_DIR] [SUBSETS] [FRACTION] [EPOCHS]
+#   bench/influence_lds.sh [OUT_DIR] [SUBSETS] [FRACTION] [EPOCHS] [JOBS]
+# JOBS (default 1) single-thread processes run side by side: the scores at once, then the retrainings
+# (`influence-check --jobs`); the CPU seconds are the same, the results do not depend on it.
 # Reuses OUT/lora-ck (and the tables) when they exist, so the fine-tuning can be made once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,7 @@ OUT="${1:-artifacts/influence_lds}"
 SUBSETS="${2:-10}"
 FRACTION="${3:-0.5}"
 EPOCHS="${4:-1}"
+JOBS="${5:-1}"
 PY="${PYTHON:-.venv/bin/python}"
 M="$PY -m molpeft_cli --threads 1 -q"
 mkdir -p "$OUT"
@@ -18,8 +21,9 @@ TIMES="$OUT/timings.tsv"
 [ -f "$TIMES" ] || printf 'step\tcpu_s\twall_s\n' > "$TIMES"
 timed() {  # timed NAME CMD...: run, append CPU and wall seconds
   local name="$1"; shift
-  /usr/bin/time -f "%U %S %e" -o "$OUT/.time" "$@"
-  awk -v n="$name" '{printf "%s\t%.1f\t%.1f\n", n, $1 + $2, $3}' "$OUT/.time" >> "$TIMES"
+  local t="$OUT/.time-${name// /_}"
+  /usr/bin/time -f "%U %S %e" -o "$t" "$@"
+  awk -v n="$name" '{printf "%s\t%.1f\t%.1f\n", n, $1 + $2, $3}' "$t" >> "$TIMES"
 }
 [ -f "$OUT/split.parquet" ] || {
   $M data lipophilicity -o "$OUT/molecules.parquet"
@@ -33,19 +37,27 @@ score() {  # score NAME FLAGS...
   [ -f "$OUT/scores-$name.parquet" ] || timed "influence $name" $M influence "$OUT/lora-ck" \
     --train "$OUT/split.parquet" --pool "$OUT/pool.parquet" -o "$OUT/scores-$name.parquet" "$@"
 }
-score head-lissa --params head                      # the default solver (LiSSA to --tol)
-DAMPING=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["influence"]["ihvp"]["damping"])' \
-  "$OUT/scores-head-lissa.parquet.manifest.json")
-score head-exact --params head --solver exact --damping "$DAMPING"   # the reference, at LiSSA's damping
-score head-projected --params head --solver projected
-score last1-projected --params last-1 --solver projected
-score all-projected --params trainable --solver projected   # every adapted (LoRA) parameter + the head
+settings=(
+  "head-lissa --params head"                              # the default solver (LiSSA to --tol)
+  "head-exact --params head --solver exact"               # the reference (auto damping from the exact spectrum)
+  "head-projected --params head --solver projected"
+  "last1-projected --params last-1 --solver projected"
+  "all-projected --params trainable --solver projected"   # every adapted (LoRA) parameter + the head
+)
+running=0
+for setting in "${settings[@]}"; do
+  # shellcheck disable=SC2086
+  score $setting &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
 timed "influence-check M=$SUBSETS f=$FRACTION e=$EPOCHS" $M influence-check "$OUT/lora-ck" \
   --train "$OUT/split.parquet" --pool "$OUT/pool.parquet" \
   --scores "$OUT/scores-head-lissa.parquet" --scores "$OUT/scores-head-exact.parquet" \
   --scores "$OUT/scores-head-projected.parquet" --scores "$OUT/scores-last1-projected.parquet" \
   --scores "$OUT/scores-all-projected.parquet" \
-  --subsets "$SUBSETS" --fraction "$FRACTION" --epochs "$EPOCHS" -o "$OUT/influence-check.parquet"
+  --subsets "$SUBSETS" --fraction "$FRACTION" --epochs "$EPOCHS" --jobs "$JOBS" -o "$OUT/influence-check.parquet"
 "$PY" - "$OUT" <<'PY'
 import sys
 import polars as pl

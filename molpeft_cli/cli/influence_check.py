@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,11 @@ def influence_check(
     epochs: Annotated[int, typer.Option(help="Epochs of training from the checkpoint per subset.")] = 1,
     lr: Annotated[float | None, typer.Option(help="Learning rate (default: the checkpoint's).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CI.")] = 2000,
+    retraining: Annotated[str | None, typer.Option(help="Retraining record (JSON): reused when it exists (same "
+                                                   "settings and pool), else written after retraining, so "
+                                                   "later checks of other scores skip the retraining.")] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes for the retrainings (one thread each); the "
+                                      "results do not depend on it.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Seed of subsets, training order, bootstrap (default: "
                                              "global --seed).")] = None,
 ) -> None:
@@ -28,19 +34,27 @@ def influence_check(
     import numpy as np
     import polars as pl
 
-    from molpeft_cli.cli.common import Recorder, load_molecules
     from molpeft_cli.cli.options import argv, runtime_of
     from molpeft_cli.console import info
+    from molpeft_cli.data.loading import load_molecules
+    from molpeft_cli.data.recorder import Recorder
     from molpeft_cli.data.tables import read_table, require_columns, write_table
     from molpeft_cli.errors import MolpeftError
-    from molpeft_cli.influence.check import CHECK_COLUMNS, CheckConfig, check_rows, retrain_subsets
+    from molpeft_cli.influence.check import (
+        CHECK_COLUMNS,
+        CheckConfig,
+        check_rows,
+        load_retraining,
+        retrain_subsets,
+        save_retraining,
+    )
 
     runtime = runtime_of(ctx)
     runtime.apply_threads()
     config = CheckConfig(subsets=subsets, fraction=fraction, epochs=epochs, lr=lr, bootstrap=bootstrap,
                          seed=runtime.seed_for(seed))
-    recorder = Recorder("influence-check", config.to_dict(), config.seed,
-                        {"checkpoint": checkpoint, "train": train, "pool": pool,
+    recorder = Recorder("influence-check", {**config.to_dict(), "jobs": jobs}, config.seed,
+                        {"checkpoint": checkpoint, "train": train, "pool": pool, "retraining": retraining,
                          **{f"scores_{i + 1}": s for i, s in enumerate(scores)}}, argv())
     split_table = load_molecules(train, "split")
     pool_table = load_molecules(pool, "pool")
@@ -57,24 +71,32 @@ def influence_check(
                                "pool with `molpeft influence` first")
         values[path] = joined["score"].cast(pl.Float64).to_numpy()
         setting[path] = _scores_setting(path)
-    info(f"retraining from {checkpoint}: {subsets} subsets of {fraction:.0%} of {len(pool_ids)} pool molecules, "
-         f"{epochs} epoch(s) each, plus the train-only reference")
 
     def progress(done: int, loss: float) -> None:
         info(f"  subset {done}/{subsets}: validation loss {loss:.5f}" if done else
              f"  train only: validation loss {loss:.5f}")
 
-    retraining = retrain_subsets(checkpoint, split_table, pool_table, config, progress)
-    rows = check_rows(retraining, values, setting, config)
+    if retraining and Path(retraining).is_file():
+        info(f"reusing the retraining recorded in {retraining}")
+        measured = load_retraining(retraining, config, len(pool_ids))
+    else:
+        info(f"retraining from {checkpoint}: {subsets} subsets of {fraction:.0%} of {len(pool_ids)} pool "
+             f"molecules, {epochs} epoch(s) each, plus the train-only reference")
+        measured = retrain_subsets(checkpoint, split_table, pool_table, config, progress, jobs)
+        if retraining:
+            save_retraining(retraining, measured, config, checkpoint)
+
+    rows = check_rows(measured, values, setting, config)
     table = pl.DataFrame(rows, schema={name: getattr(pl, dtype) for name, dtype in CHECK_COLUMNS.items()})
     for row in rows:
         info(f"LDS {row['lds']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]  {row['scope']} "
              f"{row['solver']}  ({row['scores']})")
     write_table(table, output)
     recorder.write(output, extra={"retraining": {
-        "start_loss": retraining.start_loss, "base_loss": retraining.base_loss,
-        "measured_change": np.round(retraining.measured, 8).tolist(), "n_train": retraining.n_train,
-        "seconds": retraining.seconds, "subset_members": [np.flatnonzero(m).tolist() for m in retraining.members]}})
+        "start_loss": measured.start_loss, "base_loss": measured.base_loss,
+        "measured_change": np.round(measured.measured, 8).tolist(), "n_train": measured.n_train,
+        "seconds": measured.seconds, "subset_members": [np.flatnonzero(m).tolist() for m in measured.members],
+        "record": retraining}})
 
 
 def _scores_setting(path: str) -> dict:

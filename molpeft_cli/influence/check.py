@@ -112,70 +112,115 @@ class Retraining:
         return self.losses - self.base_loss
 
 
-def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=None) -> Retraining:
+def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=None, jobs: int = 1) -> Retraining:
     """Train the checkpoint on train + each subset (and on train alone) and measure the validation loss
-    (MSE on labels standardised with the checkpoint's scale: the loss influence scores refer to)."""
+    (MSE on labels standardised with the checkpoint's scale: the loss influence scores refer to).
+
+    `jobs` > 1 spreads the retrainings over that many worker processes of one thread each; every retraining
+    starts from the checkpoint with its own seeds, so the losses are the same for any `jobs`.
+    """
     import time
 
-    import polars as pl
-
-    from molpeft_cli.training.checkpoint import load_finetuned
     from molpeft_cli.training.finetune_job import gather_training_data
-    from molpeft_cli.training.regression import encode
 
     if "split" not in split.columns:
         raise MolpeftError("--train needs a split table (with a `split` column)")
     if pool["label"].null_count():
         raise MolpeftError(f"{pool['label'].null_count()} pool molecules have no label; retraining needs labels")
+    if jobs < 1:
+        raise MolpeftError(f"--jobs must be >= 1, got {jobs}")
     gather_training_data(split, [pool], drop_leaking=False)  # refuses pools that hold valid/test compounds
     started = time.perf_counter()
     members = draw_subsets(pool.height, config.subsets, config.fraction, config.seed)
-    reference = load_finetuned(checkpoint)
-    scale = (reference.label_mean, reference.label_std)
-    options = reference.meta["options"]
-    lr = config.lr or options["lr"]
-    tokenizer = reference.tokenizer
-    train = split.filter(pl.col("split") == "train")
-    valid = split.filter(pl.col("split") == "valid")
-    if valid.height == 0:
-        raise MolpeftError("the validation split is empty; the check measures the validation loss")
-    truncate = bool(options.get("truncate", True))
-    train_ids = encode(tokenizer, train["smiles_canonical"].to_list(), truncate, what="training").input_ids
-    pool_ids = encode(tokenizer, pool["smiles_canonical"].to_list(), truncate, what="pool").input_ids
-    valid_ids = encode(tokenizer, valid["smiles_canonical"].to_list(), truncate, what="validation").input_ids
-    z_train = (train["label"].cast(pl.Float64).to_numpy() - scale[0]) / scale[1]
-    z_pool = (pool["label"].cast(pl.Float64).to_numpy() - scale[0]) / scale[1]
-    z_valid = (valid["label"].cast(pl.Float64).to_numpy() - scale[0]) / scale[1]
-    state = {k: v.detach().clone() for k, v in reference.model.state_dict().items()}
-    model = reference.model
+    tasks = [-1, *range(config.subsets)]  # -1: train alone
+    losses: dict[int, float] = {}
+    if jobs == 1:
+        worker = _Retrainer(checkpoint, split, pool, config)
+        losses[-2] = worker.start_loss
+        for task in tasks:
+            losses[task] = worker.loss_after(members[task] if task >= 0 else None)
+            if progress:
+                progress(task + 1, losses[task])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    def valid_loss() -> float:
+        shares = [tasks[k::jobs] for k in range(jobs)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool_executor:
+            futures = [pool_executor.submit(_retrain_share, checkpoint, split, pool, config, members, share)
+                       for share in shares if share]
+            for future in as_completed(futures):
+                for task, loss in future.result().items():
+                    losses[task] = loss
+                    if progress and task >= -1:
+                        progress(task + 1, loss)
+    return Retraining(members, losses[-1], losses[-2], np.array([losses[j] for j in range(config.subsets)]),
+                      int((split["split"] == "train").sum()), time.perf_counter() - started)
+
+
+def _retrain_share(checkpoint: str, split, pool, config: CheckConfig, members: np.ndarray,
+                   tasks: list[int]) -> dict[int, float]:
+    """One worker process: its share of the retrainings (-1: train alone), on one thread; -2: the start loss."""
+    import torch
+
+    torch.set_num_threads(1)
+    worker = _Retrainer(checkpoint, split, pool, config)
+    losses = {-2: worker.start_loss}
+    for task in tasks:
+        losses[task] = worker.loss_after(members[task] if task >= 0 else None)
+    return losses
+
+
+class _Retrainer:
+    """The checkpoint, its encoded data and its training settings; `loss_after(rows)` retrains from the
+    checkpoint's weights with the pool rows added and returns the validation loss."""
+
+    def __init__(self, checkpoint: str, split, pool, config: CheckConfig) -> None:
+        import polars as pl
+
+        from molpeft_cli.training.checkpoint import load_finetuned
+        from molpeft_cli.training.regression import encode
+
+        reference = load_finetuned(checkpoint)
+        mean, std = reference.label_mean, reference.label_std
+        self.options = reference.meta["options"]
+        self.lr = config.lr or self.options["lr"]
+        self.config = config
+        self.tokenizer = reference.tokenizer
+        train = split.filter(pl.col("split") == "train")
+        valid = split.filter(pl.col("split") == "valid")
+        if valid.height == 0:
+            raise MolpeftError("the validation split is empty; the check measures the validation loss")
+        truncate = bool(self.options.get("truncate", True))
+
+        def encoded(table, what: str):
+            ids = encode(self.tokenizer, table["smiles_canonical"].to_list(), truncate, what=what).input_ids
+            return ids, (table["label"].cast(pl.Float64).to_numpy() - mean) / std
+
+        self.train_ids, self.z_train = encoded(train, "training")
+        self.pool_ids, self.z_pool = encoded(pool, "pool")
+        self.valid_ids, self.z_valid = encoded(valid, "validation")
+        self.model = reference.model
+        self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.start_loss = self.valid_loss()
+
+    def valid_loss(self) -> float:
         from molpeft_cli.training.regression import predict_encoded
 
-        pred = predict_encoded(model, valid_ids, tokenizer.pad_token_id)
-        return float(np.mean((pred - z_valid) ** 2))
+        pred = predict_encoded(self.model, self.valid_ids, self.tokenizer.pad_token_id)
+        return float(np.mean((pred - self.z_valid) ** 2))
 
-    def trained_on(rows: np.ndarray | None) -> float:
-        model.load_state_dict(state)
+    def loss_after(self, rows: np.ndarray | None) -> float:
+        self.model.load_state_dict(self.state)
         chosen = np.flatnonzero(rows) if rows is not None else np.zeros(0, dtype=int)
-        continue_training(model, train_ids, z_train, [pool_ids[i] for i in chosen], z_pool[chosen],
-                          tokenizer.pad_token_id, epochs=config.epochs, lr=lr,
+        options = self.options
+        continue_training(self.model, self.train_ids, self.z_train, [self.pool_ids[i] for i in chosen],
+                          self.z_pool[chosen], self.tokenizer.pad_token_id, epochs=self.config.epochs, lr=self.lr,
                           batch_size=int(options["batch_size"]), weight_decay=float(options["weight_decay"]),
-                          grad_clip=float(options.get("grad_clip", 0.0)), seed=config.seed)
-        return valid_loss()
-
-    start_loss = valid_loss()
-    base_loss = trained_on(None)
-    if progress:
-        progress(0, base_loss)
-    losses = []
-    for j in range(config.subsets):
-        losses.append(trained_on(members[j]))
-        if progress:
-            progress(j + 1, losses[-1])
-    model.load_state_dict(state)
-    return Retraining(members, base_loss, start_loss, np.array(losses), train.height,
-                      time.perf_counter() - started)
+                          grad_clip=float(options.get("grad_clip", 0.0)), seed=self.config.seed)
+        loss = self.valid_loss()
+        self.model.load_state_dict(self.state)
+        return loss
 
 
 def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,

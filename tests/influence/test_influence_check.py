@@ -98,3 +98,16 @@ def test_influence_check_bad_input(runner, tiny_finetuned, tmp_path) -> None:
     base = ["influence-check", str(ck), "--train", str(split), "--pool", str(pool), "-o", str(tmp_path / "c.pq")]
     assert_one_line_error(invoke(runner, [*base, "--scores", str(partial)]), "35 of 40 pool molecules")
     assert_one_line_error(invoke(runner, [*base, "--scores", str(partial), "--fraction", "1.5"]), "fraction")
+
+
+def test_worker_processes_give_the_same_losses(tiny_finetuned) -> None:
+    from molpeft_cli.influence.check import retrain_subsets
+
+    _, split, pool, ck = tiny_finetuned
+    config = CheckConfig(subsets=3, fraction=0.25, bootstrap=100)
+    split_table, pool_table = pl.read_parquet(split), pl.read_parquet(pool)
+    one = retrain_subsets(str(ck), split_table, pool_table, config, jobs=1)
+    two = retrain_subsets(str(ck), split_table, pool_table, config, jobs=2)
+    assert one.base_loss == two.base_loss and one.start_loss == two.start_loss
+    np.testing.assert_array_equal(one.losses, two.losses)
+    assert one.n_train == 120 and not np.array_equal(one.losses, np.full(3, one.base_loss))
