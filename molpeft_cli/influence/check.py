@@ -293,3 +293,39 @@ def check_rows(retraining: Retraining, scores: dict[str, np.ndarray], settings: 
             "epochs": config.epochs,
         })
     return rows
+
+
+def save_retraining(path, retraining: Retraining, config: CheckConfig, checkpoint: str) -> None:
+    """Record a retraining (JSON, atomic) so later checks of other scores reuse it instead of retraining."""
+    import json
+    from pathlib import Path
+
+    from molpeft_cli.data.atomic import atomic_path
+
+    record = {"checkpoint": str(checkpoint), "config": config.to_dict(), "n_pool": int(retraining.members.shape[1]),
+              "members": [np.flatnonzero(m).tolist() for m in retraining.members],
+              "base_loss": retraining.base_loss, "start_loss": retraining.start_loss,
+              "losses": retraining.losses.tolist(), "n_train": retraining.n_train, "seconds": retraining.seconds}
+    with atomic_path(Path(path)) as tmp:
+        Path(tmp).write_text(json.dumps(record, indent=1))
+
+
+def load_retraining(path, config: CheckConfig, n_pool: int) -> Retraining:
+    """A recorded retraining; refused when it was made with other check settings or another pool size."""
+    import json
+    from pathlib import Path
+
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise MolpeftError(f"cannot read the retraining record {path}: {exc}") from None
+    mine = {k: v for k, v in config.to_dict().items() if k != "bootstrap"}
+    theirs = {k: v for k, v in record.get("config", {}).items() if k != "bootstrap"}
+    if mine != theirs or record.get("n_pool") != n_pool:
+        raise MolpeftError(f"the retraining record {path} was made with other settings ({theirs}, pool of "
+                           f"{record.get('n_pool')}); use the same --subsets/--fraction/--epochs/--lr/--seed")
+    members = np.zeros((len(record["members"]), n_pool), dtype=bool)
+    for j, rows in enumerate(record["members"]):
+        members[j, rows] = True
+    return Retraining(members, float(record["base_loss"]), float(record["start_loss"]),
+                      np.asarray(record["losses"], dtype=float), int(record["n_train"]), float(record["seconds"]))

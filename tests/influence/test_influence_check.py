@@ -91,6 +91,25 @@ def test_influence_check_command(runner, tiny_finetuned) -> None:
     assert check["lds"][0] == pytest.approx(spearmanr(predicted, measured)[0], abs=1e-6)
 
 
+def test_a_recorded_retraining_is_reused(runner, tiny_finetuned, tmp_path) -> None:
+    directory, split, pool, ck = tiny_finetuned
+    scores = directory / "check-exact.parquet"
+    if not scores.exists():
+        result = invoke(runner, ["influence", str(ck), "--train", str(split), "--pool", str(pool), "--params",
+                                 "head", "--solver", "exact", "-o", str(scores)])
+        assert result.exit_code == 0, result.output
+    record = tmp_path / "retraining.json"
+    args = ["influence-check", str(ck), "--train", str(split), "--pool", str(pool), "--scores", str(scores),
+            "--subsets", "3", "--fraction", "0.25", "--bootstrap", "100", "--retraining", str(record)]
+    first = invoke(runner, [*args, "-o", str(tmp_path / "a.parquet")])
+    assert first.exit_code == 0, first.output and record.is_file()
+    second = invoke(runner, [*args, "-o", str(tmp_path / "b.parquet")])
+    assert second.exit_code == 0 and "reusing the retraining" in second.stderr
+    assert pl.read_parquet(tmp_path / "a.parquet").equals(pl.read_parquet(tmp_path / "b.parquet"))
+    other = [a if a != "0.25" else "0.5" for a in args]
+    assert_one_line_error(invoke(runner, [*other, "-o", str(tmp_path / "c.parquet")]), "was made with")
+
+
 def test_influence_check_bad_input(runner, tiny_finetuned, tmp_path) -> None:
     directory, split, pool, ck = tiny_finetuned
     partial = tmp_path / "partial.parquet"
