@@ -87,7 +87,8 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
     row = {"run": c.run or Path(c.checkpoint).name, "split": c.split, **scores,
            "trainable_params": meta["trainable_params"], "total_params": meta["total_params"],
            "train_seconds": meta["train_seconds"], "seed": meta["seed"], "peft": meta["peft"],
-           "selection": meta["selection"], "model": meta["base_model"]["ref"], "variant": c.variant}
+           "selection": meta["selection"], "model": meta["base_model"]["ref"], "variant": c.variant,
+           "converged": meta.get("converged"), "best_epoch": meta.get("best_epoch")}
     write_table(out, c.output)
     if c.metrics:
         write_table(pl.DataFrame([row]), c.metrics)

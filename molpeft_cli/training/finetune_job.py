@@ -116,6 +116,9 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
                     "finetune.json and the manifest (setting truncate; --no-truncate makes this an error)")
     log.info(f"best epoch {result.best_epoch}: valid MSE {result.best_valid_mse:.4f} "
          f"({result.train_seconds:.1f} s training)")
+    if not result.converged:
+        log.warning(f"not converged: the validation MSE was still improving within the last {options.patience} of "
+             f"--max-epochs {options.max_epochs} (raise --max-epochs)")
     meta = {
         "peft": options.peft,
         "base_model": base_ref.__dict__,
@@ -125,6 +128,8 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
         "train_seconds": result.train_seconds,
         "best_epoch": result.best_epoch,
         "best_valid_mse": result.best_valid_mse,
+        "converged": result.converged,
+        "epochs_run": result.epochs_run,
         "n_train": len(train.ids),
         "n_extra": len(train.ids) - split.filter(pl.col("split") == "train").height,
         "selection": selection,
@@ -138,8 +143,8 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
         save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta)
         write_table(result.log, tmp / "training_log.parquet")
         recorder.write(tmp, extra={"result": {k: meta[k] for k in ("trainable_params", "total_params",
-                                                                   "best_epoch", "best_valid_mse", "selection",
-                                                                   "truncated")},
+                                                                   "best_epoch", "best_valid_mse", "converged",
+                                                                   "selection", "truncated")},
                                          "distributed": dist.describe()},
                        directory=True)
     shutdown()

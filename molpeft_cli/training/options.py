@@ -15,18 +15,22 @@ PEFT_METHODS = ADAPTERS
 @dataclass
 class FinetuneOptions:
     peft: str = field(default="full", metadata={"help": "full | bitfit | lora | ia3"})
-    lr: float | None = field(default=None, metadata={"help": "AdamW learning rate (default 1e-4 full/LoRA, "
-                                                            "1e-3 BitFit/(IA)3)"})
+    lr: float | None = field(default=None, metadata={"help": "AdamW learning rate (default: the adapter "
+                                                            "registry's, from `molpeft tune`)"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     batch_size: int = field(default=64, metadata={"help": "molecules per batch"})
     max_epochs: int = field(default=20, metadata={"help": "upper bound on epochs"})
     patience: int = field(default=3, metadata={"help": "epochs without a better valid MSE before stopping"})
+    warmup_epochs: float = field(default=0.5, metadata={"help": "linear learning-rate warmup, in epochs of steps"})
+    plateau_factor: float = field(default=0.5, metadata={"help": "learning-rate multiplier after each epoch "
+                                                                "without a better valid MSE (1 = constant)"})
     classifier_dropout: float | None = field(default=None, metadata={"help": "head dropout (default 0.5; "
                                                                               "0.2 for BitFit)"})
     embedding_dropout: float = field(default=0.2, metadata={"help": "embedding dropout"})
     hidden_dropout: float = field(default=0.2, metadata={"help": "hidden dropout"})
-    lora_rank: int = field(default=8, metadata={"help": "LoRA rank r"})
-    lora_alpha: float = field(default=16.0, metadata={"help": "LoRA alpha"})
+    lora_rank: int | None = field(default=None, metadata={"help": "LoRA rank r (default from the adapter registry)"})
+    lora_alpha: float | None = field(default=None, metadata={"help": "LoRA alpha (default from the adapter "
+                                                                     "registry)"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA path"})
     grad_clip: float = field(default=1.0, metadata={"help": "gradient-norm clip (0 = off)"})
     truncate: bool = field(default=True, metadata={"help": "cut molecules longer than the model's positions "
@@ -41,19 +45,25 @@ class FinetuneOptions:
         if self.peft not in PEFT_METHODS:
             raise SettingError("peft", f"unknown {{setting}} {self.peft!r}; choose one of {', '.join(PEFT_METHODS)}")
         for name in ("batch_size", "max_epochs", "lora_rank"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise SettingError(name, "{setting} must be at least 1")
         if self.patience < 0:
             raise SettingError("patience", "{setting} must be non-negative")
         if self.lr is not None and not self.lr > 0:
             raise SettingError("lr", "{setting} must be positive")
+        if self.lora_alpha is not None and not self.lora_alpha > 0:
+            raise SettingError("lora_alpha", "{setting} must be positive")
+        if not self.warmup_epochs >= 0:
+            raise SettingError("warmup_epochs", "{setting} must be non-negative")
+        if not 0.0 < self.plateau_factor <= 1.0:
+            raise SettingError("plateau_factor", f"{{setting}} must be in (0, 1], got {self.plateau_factor}")
         for name in ("classifier_dropout", "embedding_dropout", "hidden_dropout", "lora_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise SettingError(name, f"{{setting}} must be in [0, 1), got {value}")
 
     def resolved(self) -> FinetuneOptions:
-        """Fill the per-method defaults (learning rate, head dropout) from the adapter registry."""
+        """Fill the per-method defaults (learning rate, head dropout, LoRA rank/alpha) from the adapter registry."""
         from molpeft_cli.adapters import REGISTRY
 
         adapter = REGISTRY[self.peft]
@@ -62,6 +72,11 @@ class FinetuneOptions:
             values["lr"] = adapter.default_lr
         if values["classifier_dropout"] is None:
             values["classifier_dropout"] = adapter.default_classifier_dropout
+        lora = REGISTRY["lora"]
+        if values["lora_rank"] is None:
+            values["lora_rank"] = lora.default_rank
+        if values["lora_alpha"] is None:
+            values["lora_alpha"] = lora.default_alpha
         return FinetuneOptions(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Labels are standardised with the training split's mean and sd (stored with the checkpoint, undone at prediction);
 the loss is MSE on standardised labels; early stopping watches the validation MSE (original units) and the best
-epoch's weights are restored. Runs are seeded: the same seed on the same machine gives the same model.
+epoch's weights are restored. AdamW with weight decay on weight matrices only, and a warmup-then-plateau learning
+rate (`training/optim.py`). A run has *converged* when early stopping fired: `patience` epochs in a row without a
+better validation MSE within --max-epochs; a run that used every epoch while still improving has not.
+Runs are seeded: the same seed on the same machine gives the same model.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.model.heads import regression_loss
 from molpeft_cli.training.batching import iter_batches, restore_order
 from molpeft_cli.training.distributed import DistContext, predict_sharded, shard_batch
-from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
+from molpeft_cli.training.loop import EarlyStopping, snapshot
 from molpeft_cli.training.metrics import regression_metrics
 from molpeft_cli.training.options import FinetuneOptions
 
@@ -73,6 +76,8 @@ class FinetuneResult:
     train_seconds: float
     scaler: LabelScaler
     truncated: list[str]
+    converged: bool = False  # early stopping fired (patience epochs without improvement) within max_epochs
+    epochs_run: int = 0
 
 
 def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Sequence[str] | None = None,
@@ -142,8 +147,13 @@ def finetune_regression(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise MolpeftError("no parameter is trainable")
-    optimizer = adamw(trainable, options.lr, options.weight_decay)
-    stopping, best_state = EarlyStopping(options.patience), None
+    from molpeft_cli.training.optim import PlateauSchedule, parameter_groups, warmup_steps
+
+    optimizer = torch.optim.AdamW(parameter_groups(model, options.weight_decay), lr=options.lr)
+    steps_per_epoch = math.ceil(len(enc_train.input_ids) / options.batch_size)
+    schedule = PlateauSchedule(optimizer, warmup_steps(steps_per_epoch, options.warmup_epochs),
+                               options.plateau_factor)
+    stopping, best_state, converged = EarlyStopping(options.patience), None, False
     rows = []
     started = time.perf_counter()
     for epoch in range(1, options.max_epochs + 1):
@@ -174,6 +184,7 @@ def finetune_regression(
             if options.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(trainable, options.grad_clip)
             optimizer.step()
+            schedule.step()
             total += (loss.item() if step_loss is None else step_loss) * step_count
             count += step_count
         if dist.distributed:  # each rank predicts its block of the validation set; every rank gets them all
@@ -183,18 +194,20 @@ def finetune_regression(
             pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id))
         metrics = regression_metrics(valid.labels, pred)
         row = {"epoch": epoch, "train_loss": total / count, "valid_mse": metrics["mse"],
-               "valid_mae": metrics["mae"], "seconds": time.perf_counter() - epoch_start}
+               "valid_mae": metrics["mae"], "lr": schedule.lr, "seconds": time.perf_counter() - epoch_start}
         rows.append(row)
         improved = stopping.update(metrics["mse"], epoch)
         if improved:
             best_state = snapshot(model)
         if on_epoch:
             on_epoch({**row, "best_epoch": stopping.best_step, "improved": improved})
+        schedule.epoch_end(improved)
         if stopping.should_stop():
+            converged = options.patience > 0
             break
     model.load_state_dict(best_state)
     model.to("cpu").eval()  # checkpoints are written from CPU tensors
     log = pl.DataFrame(rows, schema={"epoch": pl.Int64, "train_loss": pl.Float64, "valid_mse": pl.Float64,
-                                     "valid_mae": pl.Float64, "seconds": pl.Float64})
+                                     "valid_mae": pl.Float64, "lr": pl.Float64, "seconds": pl.Float64})
     return FinetuneResult(model, log, stopping.best_step, stopping.best, time.perf_counter() - started, scaler,
-                          truncated)
+                          truncated, converged, len(rows))
