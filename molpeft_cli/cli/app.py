@@ -90,9 +90,11 @@ def _register() -> None:
         run,
         select,
         split,
+        tune,
     )
 
-    for module in (data, carve, split, audit, mlm, finetune, evaluate, predict, influence, select, run, report):
+    for module in (data, carve, split, audit, mlm, finetune, tune, evaluate, predict, influence, select, run,
+                   report):
         module.register(app)
 
 

@@ -1,0 +1,65 @@
+"""One sweep trial: fine-tune a fresh copy of the base model with one configuration and seed, keep the scores.
+
+Only the train and valid rows of the split table are read; the test rows are dropped before anything else, so a
+sweep can never see them. Nothing is saved but the scores and the training log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    split_path: str
+    model_path: str  # a resolved base-model directory
+    options: dict[str, Any]  # FinetuneOptions fields, fully resolved
+    seed: int
+    threads: int | None = None  # set in worker processes
+
+
+def train_valid_sets(split_path: str):
+    """The training and validation sets of a split table (test rows never leave this function)."""
+    import polars as pl
+
+    from molpeft_cli.data.tables import read_table
+    from molpeft_cli.errors import MolpeftError
+    from molpeft_cli.training.regression import LabelledSet
+
+    table = read_table(split_path)
+    missing = [c for c in ("mol_id", "smiles_canonical", "label", "split") if c not in table.columns]
+    if missing:
+        raise MolpeftError(f"{split_path} lacks {', '.join(missing)}; tune takes a split table from `molpeft split`")
+    table = table.filter(pl.col("split").is_in(["train", "valid"]))
+    return (LabelledSet.from_table(table.filter(pl.col("split") == "train")),
+            LabelledSet.from_table(table.filter(pl.col("split") == "valid")))
+
+
+def run_trial(spec: TrialSpec) -> dict[str, Any]:
+    """Train one configuration; its best validation MSE, epochs, convergence, time and per-epoch log."""
+    import torch
+
+    from molpeft_cli import console
+    from molpeft_cli.adapters import REGISTRY
+    from molpeft_cli.model.loading import load_pretrained
+    from molpeft_cli.training.checkpoint import config_overrides
+    from molpeft_cli.training.options import FinetuneOptions
+    from molpeft_cli.training.regression import finetune_regression
+
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    options = FinetuneOptions(**spec.options)
+    train, valid = train_valid_sets(spec.split_path)
+    level = console.verbosity()
+    console.set_verbosity(-1)  # the base model's head notes and per-trial warnings would repeat every trial
+    try:
+        torch.manual_seed(spec.seed)  # the new head's initialisation, as in `molpeft finetune`
+        loaded = load_pretrained(spec.model_path, "regression", config_overrides=config_overrides(spec.options))
+        model = REGISTRY[options.peft].prepare(loaded.model, spec.options)
+        result = finetune_regression(model, loaded.tokenizer, options, train, valid, spec.seed)
+    finally:
+        console.set_verbosity(level)
+    return {"valid_mse": result.best_valid_mse, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
+            "converged": result.converged, "train_seconds": result.train_seconds,
+            "log": result.log.to_dicts()}
