@@ -19,7 +19,7 @@ def is_bitfit_parameter(name: str) -> bool:
 
 class BitFit(Adapter):
     name = "bitfit"
-    default_lr = 1e-3
+    default_lr = 3e-3  # `molpeft tune` on Lipophilicity (results/tune-lipophilicity/bitfit); the original study: 1e-3
     default_classifier_dropout = 0.2
     weights_file = "bitfit.safetensors"
 

@@ -61,16 +61,19 @@ class _PeftAdapter(Adapter):
 
 class LoRA(_PeftAdapter):
     name = "lora"
-    default_lr = 1e-4
+    # `molpeft tune` on Lipophilicity (results/tune-lipophilicity/lora); the original study: lr 1e-4, rank 8, alpha 16
+    default_lr = 1e-3
     default_classifier_dropout = 0.5
+    default_rank = 16
+    default_alpha = 16.0
     targets = ("query", "key", "value", "intermediate.dense")
 
     def peft_config(self, options: dict[str, Any]):
         from peft import LoraConfig
 
         return LoraConfig(
-            r=int(options.get("lora_rank", 8)),
-            lora_alpha=float(options.get("lora_alpha", 16)),
+            r=int(options.get("lora_rank") or self.default_rank),
+            lora_alpha=float(options.get("lora_alpha") or self.default_alpha),
             lora_dropout=float(options.get("lora_dropout", 0.0)),
             target_modules=list(options.get("lora_targets") or self.targets),
             modules_to_save=[HEAD_MODULE],
@@ -82,7 +85,7 @@ class LoRA(_PeftAdapter):
 
 class IA3(_PeftAdapter):
     name = "ia3"
-    default_lr = 1e-3
+    default_lr = 3e-2  # `molpeft tune` on Lipophilicity (results/tune-lipophilicity/ia3); the original study: 1e-3
     default_classifier_dropout = 0.5
     targets = r".*\.(attention\.self\.(key|value)|layer\.\d+\.output\.dense)$"
     feedforward = r".*\.layer\.\d+\.output\.dense$"

@@ -18,7 +18,7 @@ def test_finetune_eval_predict(runner, tiny_base, lipo_split_small, tmp_path, me
     assert result.exit_code == 0, result.output
     assert "trainable of" in result.stderr
     log = pl.read_parquet(ckpt / "training_log.parquet")
-    assert log.columns == ["epoch", "train_loss", "valid_mse", "valid_mae", "seconds"] and log.height >= 1
+    assert log.columns == ["epoch", "train_loss", "valid_mse", "valid_mae", "lr", "seconds"] and log.height >= 1
     result = invoke(runner, ["eval", str(ckpt), str(lipo_split_small), "-o", str(preds), "--metrics", str(metrics)])
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout.strip().splitlines()[-1])
@@ -77,7 +77,8 @@ def test_config_file_gives_the_same_fields(runner, tiny_base, lipo_split_small, 
                              "--lora-alpha", "8", "-o", str(ckpt)])
     assert result.exit_code == 0, result.output
     options = json.loads((ckpt / "finetune.json").read_text())["options"]
-    assert (options["peft"], options["lora_rank"], options["lora_alpha"], options["lr"]) == ("lora", 4, 8.0, 1e-4)
+    assert (options["peft"], options["lora_rank"], options["lora_alpha"], options["lr"]) == (
+        "lora", 4, 8.0, 1e-3)  # lr: the tuned LoRA default (issue 11; was 1e-4)
     cfg.write_text('[finetune]\nlearning_rate = 1\n')
     assert_one_line_error(invoke(runner, ["finetune", str(lipo_split_small), "--model", str(tiny_base),
                                           "--config", str(cfg), "-o", str(tmp_path / "x")]), "unknown fields")
