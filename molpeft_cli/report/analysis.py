@@ -10,6 +10,7 @@ import polars as pl
 
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.report.baseline import ForestConfig, forest_baselines
+from molpeft_cli.report.chemprop_baseline import ChempropConfig
 from molpeft_cli.report.collect import DIRECT_VARIANT, MAIN_VARIANT, RunData
 from molpeft_cli.report.stats import N_RESAMPLES, Interval, cell_summary, compare_cells, differences_to_none
 
@@ -23,6 +24,8 @@ class ReportOptions:
     baseline: bool = True
     forest: ForestConfig = field(default_factory=ForestConfig)
     influence_check: str | None = None  # `molpeft influence-check` table (default: RUN_DIR/scores/influence-check)
+    chemprop: bool = True  # the D-MPNN baseline, when chemprop is installed
+    chemprop_config: ChempropConfig = field(default_factory=ChempropConfig)
 
     def __post_init__(self) -> None:
         if self.n_resamples < 100:
@@ -39,6 +42,9 @@ class Analysis:
     baseline: pl.DataFrame | None = None  # one RF metrics row per seed
     baseline_predictions: dict[int, pl.DataFrame] = field(default_factory=dict)
     baseline_note: str = ""
+    chemprop: pl.DataFrame | None = None  # one chemprop D-MPNN metrics row per seed
+    chemprop_predictions: dict[int, pl.DataFrame] = field(default_factory=dict)
+    chemprop_note: str = ""
 
     def main_summary(self) -> pl.DataFrame:
         return self.summary.filter(pl.col("variant") == MAIN_VARIANT)
@@ -46,6 +52,10 @@ class Analysis:
     @property
     def baseline_mse(self) -> float | None:
         return float(self.baseline["mse"].mean()) if self.baseline is not None and self.baseline.height else None
+
+    @property
+    def chemprop_mse(self) -> float | None:
+        return float(self.chemprop["mse"].mean()) if self.chemprop is not None and self.chemprop.height else None
 
 
 def analyse(data: RunData, options: ReportOptions) -> Analysis:
@@ -59,7 +69,34 @@ def analyse(data: RunData, options: ReportOptions) -> Analysis:
                                  "full/none two-stage-direct", options.n_resamples, options.seed),
     )
     _add_baseline(analysis, data.run_dir)
+    _add_chemprop(analysis, data.run_dir)
     return analysis
+
+
+def _add_chemprop(analysis: Analysis, run_dir: Path) -> None:
+    from molpeft_cli.report.baseline import cached_baselines
+    from molpeft_cli.report.chemprop_baseline import CHEMPROP_NAME, chemprop_available, fit_chemprop
+
+    options, data = analysis.options, analysis.data
+    if not options.chemprop:
+        analysis.chemprop_note = "the chemprop D-MPNN baseline was switched off for this report"
+        return
+    if not chemprop_available():
+        analysis.chemprop_note = ("chemprop is not installed, so no D-MPNN baseline (pip install "
+                                  "'molpeft[chemprop]' adds it)")
+        return
+    if data.split is None or analysis.baseline_note.startswith(("no readable", "data/split.parquet lacks")):
+        analysis.chemprop_note = "no usable data/split.parquet, so no chemprop D-MPNN baseline"
+        return
+    config = options.chemprop_config
+    info(f"chemprop D-MPNN baseline ({config.epochs} epochs) for seed(s) {', '.join(map(str, data.seeds))}; "
+         f"cached in {run_dir / 'baseline'}")
+    try:
+        analysis.chemprop, analysis.chemprop_predictions = cached_baselines(
+            run_dir, run_dir / "data" / "split.parquet", data.seeds, CHEMPROP_NAME, config, fit_chemprop)
+    except MolpeftError as exc:
+        warn(str(exc))
+        analysis.chemprop_note = str(exc)
 
 
 def _add_baseline(analysis: Analysis, run_dir: Path) -> None:

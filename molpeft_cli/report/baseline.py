@@ -7,7 +7,7 @@ cached in RUN_DIR/baseline/ with a manifest; a rerun reuses them when the split 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,19 +78,25 @@ def fit_forest(split: pl.DataFrame, seed: int, config: ForestConfig) -> tuple[di
 def forest_baselines(run_dir: Path, split_path: Path, seeds: Sequence[int], config: ForestConfig
                      ) -> tuple[pl.DataFrame, dict[int, pl.DataFrame]]:
     """Metrics (one row per seed) and test predictions per seed, from the cache where it is still valid."""
+    return cached_baselines(run_dir, split_path, seeds, BASELINE_NAME, config, fit_forest)
+
+
+def cached_baselines(run_dir: Path, split_path: Path, seeds: Sequence[int], name: str, config,
+                     fit: Callable) -> tuple[pl.DataFrame, dict[int, pl.DataFrame]]:
+    """One baseline model (`fit(split, seed, config)`) per seed, cached in RUN_DIR/baseline/NAME-s<seed>.*"""
     split = None
     rows, predictions = [], {}
     split_sha = describe_inputs({"split": split_path})["split"]["sha256"]
     for seed in seeds:
-        metrics_path = run_dir / "baseline" / f"{BASELINE_NAME}-s{seed}.metrics.parquet"
-        predictions_path = metrics_path.with_name(f"{BASELINE_NAME}-s{seed}.predictions.parquet")
+        metrics_path = run_dir / "baseline" / f"{name}-s{seed}.metrics.parquet"
+        predictions_path = metrics_path.with_name(f"{name}-s{seed}.predictions.parquet")
         if _cache_valid(metrics_path, predictions_path, split_sha, config):
             rows.append(read_table(metrics_path).row(0, named=True))
             predictions[seed] = read_table(predictions_path)
             continue
         split = read_table(split_path) if split is None else split
         started = now()
-        row, predicted = fit_forest(split, seed, config)
+        row, predicted = fit(split, seed, config)
         write_table(predicted, predictions_path)
         write_table(pl.DataFrame([row]), metrics_path)
         manifest = build_manifest("report baseline", asdict(config), seed, {"split": split_path}, started,
@@ -101,7 +107,7 @@ def forest_baselines(run_dir: Path, split_path: Path, seeds: Sequence[int], conf
     return pl.DataFrame(rows), predictions
 
 
-def _cache_valid(metrics_path: Path, predictions_path: Path, split_sha: str, config: ForestConfig) -> bool:
+def _cache_valid(metrics_path: Path, predictions_path: Path, split_sha: str, config) -> bool:
     if not (metrics_path.exists() and predictions_path.exists()):
         return False
     try:

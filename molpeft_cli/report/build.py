@@ -24,9 +24,9 @@ INPUTS = ("run.json", "data/split.parquet", "data/pool.parquet", "data/split_com
 
 def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOptions | None = None,
                  argv: list[str] | None = None) -> Path:
-    """Write report.md, report.html (self-contained), figures/*.png, cells.parquet, differences.parquet and
-    manifest.json to `out_dir`, replacing it as a whole; returns `out_dir`. `argv`: the command line recorded in
-    the manifest."""
+    """Write report.md, report.html (self-contained), figures/*.png, cells.parquet, summary.parquet,
+    differences.parquet and manifest.json to `out_dir`, replacing it as a whole; returns `out_dir`. `argv`: the
+    command line recorded in the manifest."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     options = options or ReportOptions()
     started = now()
@@ -37,9 +37,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOption
         document = compose(analysis, tmp / "figures")
         write_text_atomic(tmp / "report.md", render_markdown(document, tmp))
         write_text_atomic(tmp / "report.html", render_html(document))
-        write_table(analysis.summary, tmp / "cells.parquet")
+        write_table(analysis.data.metrics, tmp / "cells.parquet")  # one row per cell and seed, with `converged`
+        write_table(analysis.summary, tmp / "summary.parquet")  # one row per cell: mean and sd over seeds
         write_table(analysis.differences, tmp / "differences.parquet")
         params = {"n_resamples": options.n_resamples, "seed": options.seed, "baseline": options.baseline,
+                  "chemprop": options.chemprop, "chemprop_config": asdict(options.chemprop_config),
                   "forest": asdict(options.forest), "influence_check": options.influence_check}
         inputs = {name: str(run_dir / name) for name in INPUTS if (run_dir / name).exists()}
         extra = {"seeds": data.seeds, "cells": data.metrics.height, "missing_cells": missing_cells(data),
@@ -68,6 +70,12 @@ def compose(analysis: Analysis, figures_dir: Path) -> Document:
             f"RF baseline: scikit-learn random forest ({forest.n_trees} trees, max_features {forest.max_features:.2f})"
             f" on Morgan count fingerprints (radius {forest.radius}, {forest.n_bits} bits), trained on the train "
             "split of data/split.parquet and scored on its test split, one forest per seed."))
+    if analysis.chemprop is not None:
+        chemprop = analysis.options.chemprop_config
+        sections[1].blocks.append(Paragraph(
+            f"chemprop baseline: chemprop v2 D-MPNN with its command-line defaults (bond messages, hidden "
+            f"{chemprop.hidden}, depth {chemprop.depth}, norm aggregation, one FFN layer) for {chemprop.epochs} "
+            "epochs, the best validation epoch scored on the same test split, one model per seed."))
     notes = run_sections.notes_section(analysis)
     if notes is not None:
         sections.append(notes)

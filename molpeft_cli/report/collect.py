@@ -102,12 +102,13 @@ def _read_cells(run_dir: Path, notes: list[str]) -> tuple[pl.DataFrame, dict[Cel
             notes.append(f"eval/{stem}: no readable metrics file; MSE recomputed from its predictions")
         if row is not None:
             rows.append({"variant": key.variant, "adapter": key.adapter, "selection": key.selection,
-                         "seed": key.seed, **{c: row.get(c) for c in METRIC_COLUMNS}})
+                         "seed": key.seed, **{c: row.get(c) for c in METRIC_COLUMNS},
+                         "converged": _converged(files.get("metrics"), run_dir / "cells" / stem)})
     if not rows:
         raise MolpeftError(f"no evaluation results in {eval_dir}: expected files named "
                            "{variant}-{adapter}-{selection}-s{seed}.metrics.parquet (run `molpeft run` first)")
     schema = {"variant": pl.String, "adapter": pl.String, "selection": pl.String, "seed": pl.Int64,
-              **{c: pl.Float64 for c in METRIC_COLUMNS}}
+              **{c: pl.Float64 for c in METRIC_COLUMNS}, "converged": pl.Boolean}
     metrics = pl.DataFrame(rows, schema=schema, strict=False).sort("variant", "adapter", "selection", "seed")
     return metrics, predictions
 
@@ -120,6 +121,23 @@ def _metrics_row(path: Path, notes: list[str]) -> dict[str, Any] | None:
         table = table.filter(pl.col("split") == "test")
     row = table.row(0, named=True)
     return {c: _number(row.get(c)) for c in METRIC_COLUMNS}
+
+
+def _converged(metrics_path: Path | None, checkpoint: Path) -> bool | None:
+    """Whether the cell's training converged (early stopping fired): from its metrics row, else from the
+    checkpoint's finetune.json; None when neither says (runs made before convergence was recorded)."""
+    if metrics_path is not None:
+        try:
+            table = read_table(metrics_path)
+        except MolpeftError:
+            table = None
+        if table is not None and "converged" in table.columns and table.height and table["converged"][0] is not None:
+            return bool(table["converged"][0])
+    try:
+        value = json.loads((checkpoint / "finetune.json").read_text()).get("converged")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, bool) else None
 
 
 def _test_predictions(path: Path, notes: list[str]) -> pl.DataFrame | None:

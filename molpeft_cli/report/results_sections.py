@@ -23,6 +23,7 @@ from molpeft_cli.report.document import (
 from molpeft_cli.report.stats import Interval
 
 NOT_RUN = "–"
+NOT_CONVERGED_MARK = "‡"
 
 
 def _row(summary: pl.DataFrame, adapter: str, selection: str, variant: str = MAIN_VARIANT) -> dict | None:
@@ -47,6 +48,7 @@ def matrix_section(analysis: Analysis, figures_dir: Path) -> Section:
     n_seeds = len(data.seeds)
     rows: list[list[Cell]] = []
     partial = summary.filter(pl.col("n_seeds") < n_seeds).height > 0
+    any_unconverged = False
     for adapter in adapters:
         cells: list[Cell] = [adapter]
         for selection in selections:
@@ -57,18 +59,27 @@ def matrix_section(analysis: Analysis, figures_dir: Path) -> Section:
             text = fmt_mean_sd(row["mse_mean"], row["mse_sd"])
             if row["n_seeds"] != n_seeds:
                 text += f" [{row['n_seeds']} seed{'s' if row['n_seeds'] > 1 else ''}]"
+            text += convergence_mark(row)
+            any_unconverged = any_unconverged or bool(convergence_mark(row))
             cells.append(Strong(text) if best.get(adapter, {}).get("selection") == selection else text)
         rows.append(cells)
     if analysis.baseline_mse is not None:
         sd = analysis.baseline["mse"].std() if analysis.baseline.height > 1 else None
         rows.append([f"RF baseline ({analysis.options.forest.n_trees} trees)"]
                     + [fmt_mean_sd(analysis.baseline_mse, sd) if s == "none" else "" for s in selections])
+    if analysis.chemprop_mse is not None:
+        sd = analysis.chemprop["mse"].std() if analysis.chemprop.height > 1 else None
+        rows.append([f"chemprop D-MPNN ({analysis.options.chemprop_config.epochs} epochs)"]
+                    + [fmt_mean_sd(analysis.chemprop_mse, sd) if s == "none" else "" for s in selections])
     marked = [s + " †" if s == "influence" and data.test_target_sources else s for s in selections]
     blocks = [
         Table(["adapter \\ selection", *marked], rows,
               caption="Test MSE, mean ± sd over seeds (two-stage: MLM, then supervised). Bold: best in the row. "
                       f"{NOT_RUN}: not in this run."
                       + (f" [k seeds]: a cell with fewer seeds than the run's {n_seeds}." if partial else "")
+                      + (f" {NOT_CONVERGED_MARK}: training did not converge (early stopping had not fired when "
+                         "--max-epochs ran out; with several seeds: in how many), so the MSE may be under-trained."
+                         if any_unconverged else "")
                       + (" †: influence computed against the TEST split (see the warning above)."
                          if data.test_target_sources else "")),
         Figure(figures.selection_lines(summary, adapters, selections, analysis.baseline_mse,
@@ -78,6 +89,15 @@ def matrix_section(analysis: Analysis, figures_dir: Path) -> Section:
     if n_seeds == 1:
         blocks.insert(0, Paragraph("This run has one seed, and one seed gives no spread: sd is n/a."))
     return Section("Test MSE: adapter × selection", blocks)
+
+
+def convergence_mark(row: dict) -> str:
+    """'‡' after a cell whose training did not converge in some seed ('‡ k/n' with several seeds)."""
+    known = row["n_seeds"] - (row.get("n_convergence_unknown") or 0)
+    failed = known - (row.get("n_converged") or 0)
+    if failed <= 0:
+        return ""
+    return f" {NOT_CONVERGED_MARK}" + (f" {failed}/{row['n_seeds']}" if row["n_seeds"] > 1 else "")
 
 
 def interval_text(low: float | None, high: float | None) -> str:
@@ -144,6 +164,9 @@ def parity_section(analysis: Analysis, figures_dir: Path) -> Section:
     if analysis.baseline_predictions:
         pooled = pl.concat([p.select("mol_id", "label", "prediction") for p in analysis.baseline_predictions.values()])
         panels.append((f"RF baseline (MSE {fmt(analysis.baseline_mse)})", pooled))
+    if analysis.chemprop_predictions:
+        pooled = pl.concat([p.select("mol_id", "label", "prediction") for p in analysis.chemprop_predictions.values()])
+        panels.append((f"chemprop D-MPNN (MSE {fmt(analysis.chemprop_mse)})", pooled))
     if not panels:
         return Section("Parity plots", [Paragraph("No test predictions in this run.")])
     return Section("Parity plots", [Figure(figures.parity(panels, figures_dir / "parity.png"),

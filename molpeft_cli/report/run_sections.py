@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
 from molpeft_cli.report.analysis import Analysis
 from molpeft_cli.report.coverage import cells_without_predictions, missing_cells
 from molpeft_cli.report.document import Alert, Bullets, Paragraph, Section, Table
@@ -60,12 +62,32 @@ def header_section(analysis: Analysis) -> Section:
         blocks.append(Paragraph("One seed: one seed gives no spread, so sd is shown as n/a and confidence intervals "
                                 "reflect test-molecule sampling only. Rerun with more seeds before drawing "
                                 "conclusions."))
+    blocks.append(Paragraph(convergence_text(data)))
     missing = missing_cells(data)
     blocks.append(Paragraph(f"Missing cells ({len(missing)}): the planned grid cells with no evaluation result."
                             if missing else "Every planned cell has an evaluation result for every seed."))
     if missing:
         blocks.append(Bullets(missing))
     return Section("What was run", blocks)
+
+
+def convergence_text(data) -> str:
+    """How many fine-tuning runs converged (early stopping fired before --max-epochs), naming those that did not."""
+    metrics = data.metrics
+    if "converged" not in metrics.columns or metrics["converged"].is_null().all():
+        return "Convergence: not recorded for these cells (made before molpeft recorded it)."
+    known = metrics.filter(pl.col("converged").is_not_null())
+    failed = known.filter(~pl.col("converged"))
+    text = (f"Convergence: {known.height - failed.height} of {known.height} fine-tuning runs converged (early "
+            "stopping fired: the validation MSE stopped improving for --patience epochs before --max-epochs).")
+    if failed.height:
+        names = [f"{r['variant']}/{r['adapter']}/{r['selection']} seed {r['seed']}"
+                 for r in failed.iter_rows(named=True)]
+        text += " Not converged (marked ‡ in the matrix): " + "; ".join(names) + "."
+    unknown = metrics.height - known.height
+    if unknown:
+        text += f" Not recorded for {unknown} run(s)."
+    return text
 
 
 def notes_section(analysis: Analysis) -> Section | None:
@@ -75,6 +97,8 @@ def notes_section(analysis: Analysis) -> Section | None:
         notes.append("no test predictions (no interval or parity plot) for: " + "; ".join(lacking))
     if analysis.baseline_note:
         notes.append(analysis.baseline_note)
+    if analysis.chemprop_note:
+        notes.append(analysis.chemprop_note)
     return Section("Notes on the inputs", [Bullets(notes)]) if notes else None
 
 

@@ -36,7 +36,10 @@ class Interval:
 
 
 def cell_summary(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Mean and sd over seeds per (variant, adapter, selection); sd is null with one seed (no spread)."""
+    """Mean and sd over seeds per (variant, adapter, selection); sd is null with one seed (no spread); how many
+    seeds converged (and for how many it is unknown)."""
+    if "converged" not in metrics.columns:
+        metrics = metrics.with_columns(pl.lit(None, dtype=pl.Boolean).alias("converged"))
     summary = metrics.group_by("variant", "adapter", "selection").agg(
         pl.len().alias("n_seeds"),
         pl.col("seed").sort().alias("seeds"),
@@ -45,6 +48,8 @@ def cell_summary(metrics: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(c).mean().alias(f"{c}_mean") for c in ("rmse", "mae", "r2", "spearman", "train_seconds")),
         pl.col("train_seconds").std(ddof=1).alias("train_seconds_sd"),
         pl.col("trainable_params").max(), pl.col("total_params").max(),
+        pl.col("converged").sum().alias("n_converged"),
+        pl.col("converged").is_null().sum().alias("n_convergence_unknown"),
     )
     summary = summary.with_columns(
         pl.when(pl.col("n_seeds") > 1).then(pl.col(c)).otherwise(None).alias(c) for c in ("mse_sd", "train_seconds_sd")

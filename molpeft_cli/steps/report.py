@@ -26,6 +26,9 @@ class ReportConfig:
     influence_check: str | None = option(None, "`molpeft influence-check` table: the influence section gives the "
                                          "LDS of the run's setting (default: RUN_DIR/scores/influence-check.parquet "
                                          "if present).")
+    chemprop: bool = option(True, "Add the chemprop D-MPNN baseline when chemprop is installed (cached in "
+                            "RUN_DIR/baseline).")
+    chemprop_epochs: int = option(50, "Epochs of the chemprop baseline (chemprop's default 50).")
     config: str | None = config_option()
 
 
@@ -48,7 +51,10 @@ def build_report(config: ReportConfig, runtime: Runtime = Runtime(), argv: list[
     from molpeft_cli.report import build_report as write_report
 
     c = config
+    from molpeft_cli.report.chemprop_baseline import ChempropConfig
+
     check_step_outputs(c, {"output": True}, ("run_dir", "config"))
     options = ReportOptions(n_resamples=c.resamples, seed=runtime.seed_for(c.seed), baseline=c.baseline,
-                            forest=ForestConfig(n_trees=c.rf_trees), influence_check=c.influence_check)
+                            forest=ForestConfig(n_trees=c.rf_trees), influence_check=c.influence_check,
+                            chemprop=c.chemprop, chemprop_config=ChempropConfig(epochs=c.chemprop_epochs))
     return ReportResult(write_report(Path(c.run_dir), Path(c.output), options, argv=argv))

@@ -18,6 +18,10 @@ from tests.report.run_factory import CELL_MSE, make_run_dir
 FIGURES = {"mse_by_selection", "tradeoff", "parity", "finetuning_route", "selection_overlap", "influence_scores"}
 
 
+def _fast(trees: int) -> ReportOptions:
+    return ReportOptions(forest=ForestConfig(n_trees=trees), chemprop=False)
+
+
 def md_row(markdown: str, first_cell: str) -> list[str]:
     for line in markdown.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -52,6 +56,19 @@ def test_matrix_has_the_right_means_and_marks_the_best(three_seed_report):
     assert full[5] == "**0.250 ± 0.000**" and full[1] == expected("full", "none")
     assert md_row(markdown, "bitfit")[1] == "**0.850 ± 0.071 [2 seeds]**"
     assert md_row(markdown, "RF baseline (30 trees)")[1] != "n/a"
+
+
+def test_non_converged_cells_are_marked_and_recorded(three_seed_report):
+    markdown = (three_seed_report / "report.md").read_text()
+    assert md_row(markdown, "full")[4] == f"{expected('full', 'maxmin')} ‡ 1/3"
+    assert md_row(markdown, "full")[1] == expected("full", "none")  # converged: no mark
+    assert "‡: training did not converge" in markdown
+    assert "Not converged (marked ‡ in the matrix): two-stage/full/maxmin seed 1." in markdown
+    cells = pl.read_parquet(three_seed_report / "cells.parquet")
+    assert cells.height == pl.read_parquet(three_seed_report / "summary.parquet")["n_seeds"].sum()
+    assert cells.select("variant", "adapter", "selection", "seed").is_unique().all()
+    failed = cells.filter(~pl.col("converged"))
+    assert failed.select("adapter", "selection", "seed").rows() == [("full", "maxmin", 1)]
 
 
 def test_clearly_better_cell_excludes_zero_and_equal_cell_includes_it(three_seed_report):
@@ -102,7 +119,7 @@ def test_one_seed_run_reports_no_spread(one_seed_report):
 
 def test_test_split_as_influence_target_is_flagged(tmp_path):
     run = make_run_dir(tmp_path / "run", seeds=(0, 1), test_target=True)
-    report = build_report(run, tmp_path / "report", ReportOptions(baseline=False))
+    report = build_report(run, tmp_path / "report", ReportOptions(baseline=False, chemprop=False))
     markdown = (report / "report.md").read_text()
     assert "> **WARNING: THE TEST SPLIT WAS USED AS AN INFLUENCE TARGET" in markdown
     assert "influence-s0.parquet.manifest.json: params.target" in markdown
@@ -117,13 +134,13 @@ def test_baseline_is_cached_in_the_run_directory(three_seed_run, three_seed_repo
     calls = []
     original = baseline_module.fit_forest
     monkeypatch.setattr(baseline_module, "fit_forest", lambda *a: calls.append(a[1]) or original(*a))
-    again = build_report(three_seed_run, tmp_path / "again", ReportOptions(forest=ForestConfig(n_trees=30)))
+    again = build_report(three_seed_run, tmp_path / "again", _fast(30))
     assert calls == []
-    build_report(three_seed_run, again, ReportOptions(forest=ForestConfig(n_trees=30)))  # replaces its own report
+    build_report(three_seed_run, again, _fast(30))  # replaces its own report
     assert calls == [] and (again / "report.html").exists()
     first, second = ((r / "report.md").read_text() for r in (three_seed_report, again))
     assert md_row(first, "RF baseline (30 trees)") == md_row(second, "RF baseline (30 trees)")
-    build_report(three_seed_run, tmp_path / "other", ReportOptions(forest=ForestConfig(n_trees=5)))
+    build_report(three_seed_run, tmp_path / "other", _fast(5))
     assert calls == [0, 1, 2]  # other settings: the cache does not apply
 
 
@@ -173,3 +190,33 @@ def test_direct_cell_is_expected_only_from_a_pretrained_model(tmp_path, model, l
     missing = missing_cells(collect_run(run))
     assert ("direct full / none: all seeds" in missing) is listed
     assert "two-stage lora / maxmin: all seeds" in missing
+
+
+def test_chemprop_baseline_sits_beside_the_forest(three_seed_run, tmp_path):
+    pytest.importorskip("chemprop")
+    from molpeft_cli.report.chemprop_baseline import ChempropConfig
+    from molpeft_cli.training.metrics import regression_metrics
+
+    options = ReportOptions(forest=ForestConfig(n_trees=30), chemprop_config=ChempropConfig(epochs=2))
+    report = build_report(three_seed_run, tmp_path / "report", options)
+    markdown = (report / "report.md").read_text()
+    row = md_row(markdown, "chemprop D-MPNN (2 epochs)")
+    assert row[1] != "" and md_row(markdown, "RF baseline (30 trees)")[1] != ""
+    assert "chemprop baseline: chemprop v2 D-MPNN" in markdown
+    for seed in (0, 1, 2):
+        metrics = pl.read_parquet(three_seed_run / "baseline" / f"chemprop-s{seed}.metrics.parquet")
+        predictions = pl.read_parquet(three_seed_run / "baseline" / f"chemprop-s{seed}.predictions.parquet")
+        split = pl.read_parquet(three_seed_run / "data" / "split.parquet").filter(pl.col("split") == "test")
+        assert predictions["mol_id"].to_list() == split["mol_id"].to_list()  # the same test molecules
+        reference = regression_metrics(predictions["label"].to_numpy(), predictions["prediction"].to_numpy())
+        assert metrics["mse"][0] == pytest.approx(reference["mse"])
+        assert metrics["mse"][0] == pytest.approx(np.mean((predictions["prediction"] - split["label"]).to_numpy() ** 2))
+
+
+def test_chemprop_missing_is_a_note_not_a_failure(three_seed_run, tmp_path, monkeypatch):
+    import molpeft_cli.report.chemprop_baseline as chemprop_module
+
+    monkeypatch.setattr(chemprop_module, "chemprop_available", lambda: False)
+    report = build_report(three_seed_run, tmp_path / "report", ReportOptions(forest=ForestConfig(n_trees=30)))
+    markdown = (report / "report.md").read_text()
+    assert "chemprop is not installed, so no D-MPNN baseline" in markdown and "chemprop D-MPNN (" not in markdown

@@ -8,7 +8,7 @@ from tests.conftest import assert_one_line_error, invoke
 def test_report_command_writes_the_report(runner, three_seed_run, tmp_path):
     out = tmp_path / "report"
     result = invoke(runner, ["--seed", "4", "report", str(three_seed_run), "-o", str(out), "--rf-trees", "30",
-                             "--resamples", "500"])
+                             "--resamples", "500", "--no-chemprop"])
     assert result.exit_code == 0, result.output
     assert (out / "report.md").exists() and (out / "report.html").exists()
     assert "report written to" in result.stderr and result.stdout == ""
