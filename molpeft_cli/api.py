@@ -33,6 +33,7 @@ from molpeft_cli.steps.predict import PredictConfig, PredictResult
 from molpeft_cli.steps.report import ReportConfig, ReportResult
 from molpeft_cli.steps.select import SelectConfig, SelectResult
 from molpeft_cli.steps.split import SplitConfig, SplitResult
+from molpeft_cli.steps.tune import TuneConfig, TuneResult
 from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.options import FinetuneOptions
 
@@ -41,8 +42,9 @@ __all__ = [
     "EvalResult", "FinetuneConfig", "FinetuneOptions", "FinetuneOutcome", "InfluenceConfig", "InfluenceResult",
     "InputError", "MLMConfig", "MolpeftError", "PredictConfig", "PredictResult", "PretrainConfig",
     "PretrainResult", "ReportConfig", "ReportResult", "Runtime", "SelectConfig", "SelectResult", "SettingError",
-    "SplitConfig", "SplitResult", "StudyConfig", "StudyResult", "audit", "build_report", "carve", "command_line",
-    "evaluate", "finetune", "influence", "load_data", "predict", "pretrain_mlm", "run_study", "select", "split",
+    "SplitConfig", "SplitResult", "StudyConfig", "StudyResult", "TuneConfig", "TuneResult", "audit", "build_report",
+    "carve", "command_line", "evaluate", "finetune", "influence", "load_data", "predict", "pretrain_mlm",
+    "run_study", "select", "split", "tune",
 ]
 
 
@@ -117,6 +119,11 @@ def select(config: SelectConfig, runtime: Runtime | None = None) -> SelectResult
 def build_report(config: ReportConfig, runtime: Runtime | None = None) -> ReportResult:
     """report.md, report.html and figures for a run directory."""
     return _run("report", config, runtime)
+
+
+def tune(config: TuneConfig, runtime: Runtime | None = None) -> TuneResult:
+    """A grid sweep of the fine-tuning recipe scored on the validation split (tune.md, best.toml, tables)."""
+    return _run("tune", config, runtime)
 
 
 def run_study(config: StudyConfig, runtime: Runtime | None = None) -> StudyResult:

@@ -38,6 +38,8 @@ class StudyConfig:
     snakefile: str | None = option(None, "Write the plan as a Snakefile here and stop without running it: "
                                    "`snakemake -s PATH -j N` runs it here, `--executor slurm` on a cluster "
                                    "(examples/cluster/).")
+    jobs: int = option(1, "Independent steps at once, each in its own worker process with --threads threads "
+                       "(default: the cores shared out); the same outputs as one job for the same --threads.", min=1)
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
@@ -117,7 +119,8 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     run_dir.mkdir(parents=True, exist_ok=True)
     # a second `run` on this directory refuses instead of redoing each step beside this one
     with directory_lock(run_dir, "run", argv=argv):
-        return _run_locked(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile)
+        return _run_locked(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile,
+                           config.jobs)
 
 
 def _check_run_dir(run_dir: Path) -> None:
@@ -134,7 +137,7 @@ def _check_run_dir(run_dir: Path) -> None:
 
 
 def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
-                argv: list[str] | None, snakefile: str | None = None) -> StudyResult:
+                argv: list[str] | None, snakefile: str | None = None, jobs: int = 1) -> StudyResult:
     from molpeft_cli.data.atomic import write_text_atomic
     from molpeft_cli.data.manifest import now
     from molpeft_cli.pipeline.execute import execute
@@ -152,10 +155,15 @@ def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], 
         log.info(f"wrote {snakefile}; run it with `snakemake -s {snakefile} -j 2` (nothing ran here)")
         return StudyResult(run_dir, plan, {"run": 0, "skipped": 0})
     started, clock = now(), time.perf_counter()
-    counts = execute(plan, global_args, runtime=step_runtime)
+    if jobs > 1:
+        from molpeft_cli.pipeline.parallel import execute_parallel
+
+        counts = execute_parallel(plan, global_args, jobs, step_runtime)
+    else:
+        counts = execute(plan, global_args, runtime=step_runtime)
     record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
               "steps": len(plan.steps), "steps_run": counts["run"], "steps_skipped": counts["skipped"],
-              "argv": list(argv or [])}
+              "jobs": jobs, "argv": list(argv or [])}
     with open(run_dir / "run_history.jsonl", "a") as fh:
         fh.write(json.dumps(record) + "\n")
     log.info(f"done in {record['seconds']:.0f} s ({counts['run']} steps run, {counts['skipped']} up to date); "

@@ -89,13 +89,13 @@ def _add_chemprop(analysis: Analysis, run_dir: Path) -> None:
         analysis.chemprop_note = "no usable data/split.parquet, so no chemprop D-MPNN baseline"
         return
     config = options.chemprop_config
-    info(f"chemprop D-MPNN baseline ({config.epochs} epochs) for seed(s) {', '.join(map(str, data.seeds))}; "
+    log.info(f"chemprop D-MPNN baseline ({config.epochs} epochs) for seed(s) {', '.join(map(str, data.seeds))}; "
          f"cached in {run_dir / 'baseline'}")
     try:
         analysis.chemprop, analysis.chemprop_predictions = cached_baselines(
             run_dir, run_dir / "data" / "split.parquet", data.seeds, CHEMPROP_NAME, config, fit_chemprop)
     except MolpeftError as exc:
-        warn(str(exc))
+        log.warning(str(exc))
         analysis.chemprop_note = str(exc)
 
 

@@ -25,6 +25,7 @@ STEPS: dict[str, tuple[str, str, str]] = {
     "influence": ("influence", "InfluenceConfig", "influence"),
     "select": ("select", "SelectConfig", "select"),
     "report": ("report", "ReportConfig", "build_report"),
+    "tune": ("tune", "TuneConfig", "tune"),
 }
 
 

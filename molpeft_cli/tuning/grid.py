@@ -14,7 +14,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 
 TUNED = ("lr", "lora_rank", "lora_alpha")
 
@@ -49,17 +49,19 @@ def grid_for(method: str, lr: list[float] | None = None, lora_rank: list[int] | 
              lora_alpha: list[float] | None = None) -> Grid:
     """The method's default grid, with any of its axes replaced by the given values."""
     if method not in DEFAULT_GRIDS:
-        raise MolpeftError(f"unknown --peft {method!r}; choose one of {', '.join(DEFAULT_GRIDS)}")
+        raise SettingError("peft", f"unknown {{setting}} {method!r}; choose one of {', '.join(DEFAULT_GRIDS)}")
     space = DEFAULT_GRIDS[method]
     if method != "lora" and (lora_rank or lora_alpha):
-        raise MolpeftError("--lora-rank and --lora-alpha apply to --peft lora only")
-    lrs = _positive(lr, "lr") if lr else list(space["lr"])
+        raise SettingError("grid_lora_rank" if lora_rank else "grid_lora_alpha",
+                           "{setting} applies to LoRA only (peft lora)")
+    lrs = _positive(lr, "grid_lr") if lr else list(space["lr"])
     if method != "lora":
         return Grid(method, tuple((("lr", v),) for v in _unique(lrs)))
-    ranks = [int(r) for r in _positive(lora_rank, "lora-rank")] if lora_rank else list(space["lora_rank"])
+    ranks = [int(r) for r in _positive(lora_rank, "grid_lora_rank")] if lora_rank else list(space["lora_rank"])
     configs = []
     for value, rank in itertools.product(_unique(lrs), _unique(ranks)):
-        alphas = _positive(lora_alpha, "lora-alpha") if lora_alpha else [rank * r for r in space["lora_alpha_ratio"]]
+        alphas = (_positive(lora_alpha, "grid_lora_alpha") if lora_alpha
+                  else [rank * r for r in space["lora_alpha_ratio"]])
         configs += [(("lr", value), ("lora_rank", rank), ("lora_alpha", float(a))) for a in _unique(alphas)]
     return Grid(method, tuple(configs))
 
@@ -67,7 +69,7 @@ def grid_for(method: str, lr: list[float] | None = None, lora_rank: list[int] | 
 def _positive(values: list, what: str) -> list:
     bad = [v for v in values if not v > 0]
     if bad:
-        raise MolpeftError(f"--{what} values must be positive, got {bad}")
+        raise SettingError(what, f"{{setting}} values must be positive, got {bad}")
     return list(values)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -16,13 +17,13 @@ from typing import Any
 
 import polars as pl
 
-from molpeft_cli.console import info
 from molpeft_cli.data.atomic import write_text_atomic
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.training.options import FinetuneOptions
 from molpeft_cli.tuning.grid import Grid
 from molpeft_cli.tuning.trial import TrialSpec, run_trial
 
+log = logging.getLogger(__name__)
 MARKER = "tune.json"  # names a folder as a sweep's output (the folder is reused to resume)
 
 
@@ -49,7 +50,7 @@ def trial_key(split_sha: str, model_sha: str, options: dict[str, Any], seed: int
 
 
 def run_sweep(split_path: str, output: str | Path, grid: Grid, base: FinetuneOptions, model_ref: str,
-              seeds: list[int], jobs: int = 1, threads: int | None = None) -> SweepResult:
+              seeds: list[int], jobs: int = 1, threads: int | None = None, device: str = "auto") -> SweepResult:
     """Run (or resume) the sweep and write its tables, its report and the winning configuration."""
     from molpeft_cli.data.manifest import sha256_path
     from molpeft_cli.training.checkpoint import BaseModelRef
@@ -57,9 +58,9 @@ def run_sweep(split_path: str, output: str | Path, grid: Grid, base: FinetuneOpt
     output = Path(output)
     check_output(output)
     if not seeds:
-        raise MolpeftError("--seeds is empty")
+        raise SettingError("seeds", "{setting} is empty")
     if jobs < 1:
-        raise MolpeftError("--jobs must be at least 1")
+        raise SettingError("jobs", "{setting} must be at least 1")
     if not Path(split_path).is_file():
         raise MolpeftError(f"split table not found: {split_path}")
     base_ref = BaseModelRef.resolve(model_ref)
@@ -77,14 +78,14 @@ def run_sweep(split_path: str, output: str | Path, grid: Grid, base: FinetuneOpt
             if path.exists():
                 rows.append({**record, **json.loads(path.read_text())})
             else:
-                pending.append((record, TrialSpec(str(split_path), base_ref.path, options, seed, threads)))
-    info(f"tune {grid.method}: {len(grid)} configurations x {len(seeds)} seed(s); "
+                pending.append((record, TrialSpec(str(split_path), base_ref.path, options, seed, threads, device)))
+    log.info(f"tune {grid.method}: {len(grid)} configurations x {len(seeds)} seed(s); "
          f"{len(rows)} trials already done, {len(pending)} to run with {jobs} worker(s)")
     for record, result in _run_all(pending, jobs):
         write_text_atomic(output / "trials" / f"{record['key']}.json", json.dumps(result) + "\n")
         rows.append({**record, **result})
         values = ", ".join(f"{k} {record[k]:g}" for k in grid.varied())
-        info(f"  {values}, seed {record['seed']}: valid MSE {result['valid_mse']:.4f} at epoch "
+        log.info(f"  {values}, seed {record['seed']}: valid MSE {result['valid_mse']:.4f} at epoch "
              f"{result['best_epoch']}/{result['epochs']}{'' if result['converged'] else ' (not converged)'}")
     trials = _trials_table(rows, grid)
     summary = summarise(trials, grid.varied())

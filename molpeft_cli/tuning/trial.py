@@ -17,6 +17,7 @@ class TrialSpec:
     options: dict[str, Any]  # FinetuneOptions fields, fully resolved
     seed: int
     threads: int | None = None  # set in worker processes
+    device: str = "auto"
 
 
 def train_valid_sets(split_path: str):
@@ -38,9 +39,10 @@ def train_valid_sets(split_path: str):
 
 def run_trial(spec: TrialSpec) -> dict[str, Any]:
     """Train one configuration; its best validation MSE, epochs, convergence, time and per-epoch log."""
+    import logging
+
     import torch
 
-    from molpeft_cli import console
     from molpeft_cli.adapters import REGISTRY
     from molpeft_cli.model.loading import load_pretrained
     from molpeft_cli.training.checkpoint import config_overrides
@@ -51,15 +53,16 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         torch.set_num_threads(spec.threads)
     options = FinetuneOptions(**spec.options)
     train, valid = train_valid_sets(spec.split_path)
-    level = console.verbosity()
-    console.set_verbosity(-1)  # the base model's head notes and per-trial warnings would repeat every trial
+    library = logging.getLogger("molpeft_cli")
+    level = library.level
+    library.setLevel(logging.ERROR)  # the base model's head notes and per-trial warnings would repeat every trial
     try:
         torch.manual_seed(spec.seed)  # the new head's initialisation, as in `molpeft finetune`
         loaded = load_pretrained(spec.model_path, "regression", config_overrides=config_overrides(spec.options))
         model = REGISTRY[options.peft].prepare(loaded.model, spec.options)
-        result = finetune_regression(model, loaded.tokenizer, options, train, valid, spec.seed)
+        result = finetune_regression(model, loaded.tokenizer, options, train, valid, spec.seed, device=spec.device)
     finally:
-        console.set_verbosity(level)
+        library.setLevel(level)
     return {"valid_mse": result.best_valid_mse, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
             "converged": result.converged, "train_seconds": result.train_seconds,
             "log": result.log.to_dicts()}

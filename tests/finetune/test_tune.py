@@ -24,8 +24,8 @@ def test_lora_grid_crosses_rate_rank_and_alpha():
 
 def test_tune_picks_the_lowest_validation_mse_and_never_reads_test(runner, tiny_base, lipo_split_small, tmp_path):
     out = tmp_path / "sweep"
-    args = ["tune", str(lipo_split_small), "--model", str(tiny_base), "--peft", "lora", "--lr", "1e-3,1e-2",
-            "--lora-rank", "4", "--max-epochs", "3", "--patience", "1", "--batch-size", "32", "-o", str(out)]
+    args = ["tune", str(lipo_split_small), "--model", str(tiny_base), "--peft", "lora", "--grid-lr", "1e-3,1e-2",
+            "--grid-lora-rank", "4", "--max-epochs", "3", "--patience", "1", "--batch-size", "32", "-o", str(out)]
     result = invoke(runner, args)
     assert result.exit_code == 0, result.output
     trials = pl.read_parquet(out / "trials.parquet")
@@ -65,7 +65,7 @@ def test_tune_picks_the_lowest_validation_mse_and_never_reads_test(runner, tiny_
 def test_tune_resumes_and_workers_give_the_same_scores(runner, tiny_base, lipo_split_small, tmp_path):
     # bitwise equality needs the same thread count per trial (floating-point sums depend on it)
     args = ["--threads", "1", "tune", str(lipo_split_small), "--model", str(tiny_base), "--peft", "bitfit",
-            "--lr", "1e-3,1e-2",
+            "--grid-lr", "1e-3,1e-2",
             "--max-epochs", "2", "--patience", "1", "--batch-size", "32"]
     result = invoke(runner, [*args, "-o", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
@@ -79,9 +79,9 @@ def test_tune_resumes_and_workers_give_the_same_scores(runner, tiny_base, lipo_s
 
 @pytest.mark.parametrize("extra,needle", [
     (["--peft", "prefix"], "unknown --peft"),
-    (["--peft", "full", "--lora-rank", "4"], "--peft lora only"),
-    (["--lr", "0,1e-3"], "must be positive"),
-    (["--lr", "abc"], "comma-separated numbers"),
+    (["--peft", "full", "--grid-lora-rank", "4"], "--grid-lora-rank applies to LoRA only"),
+    (["--grid-lr", "0,1e-3"], "--grid-lr values must be positive"),
+    (["--grid-lr", "abc"], "--grid-lr"),
 ])
 def test_tune_bad_options(runner, tiny_base, lipo_split_small, tmp_path, extra, needle):
     result = invoke(runner, ["tune", str(lipo_split_small), "--model", str(tiny_base), "-o", str(tmp_path / "s"),

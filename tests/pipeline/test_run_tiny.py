@@ -15,8 +15,9 @@ def tiny_run(tmp_path_factory):
     from typer.testing import CliRunner
 
     run_dir = tmp_path_factory.mktemp("run") / "tiny"
-    result = invoke(CliRunner(), ["run", "--profile", "tiny", "-o", str(run_dir), "--adapters", "full",
-                                  "--makefile", str(run_dir.parent / "study.mk")])
+    # --threads 1: the --jobs test below compares with this run, and sums depend on the thread count
+    result = invoke(CliRunner(), ["--threads", "1", "run", "--profile", "tiny", "-o", str(run_dir), "--adapters",
+                                  "full", "--makefile", str(run_dir.parent / "study.mk")])
     assert result.exit_code == 0, result.output
     return run_dir, result
 
@@ -68,3 +69,32 @@ def test_run_bad_options(runner, tmp_path):
     assert_one_line_error(invoke(runner, ["run", "--adapters", "full,prefix", "-o", str(tmp_path)]), "prefix")
     assert_one_line_error(invoke(runner, ["run", "--pool", str(tmp_path / "none.csv"), "-o", str(tmp_path)]),
                           "pool file not found")
+
+
+def _manifest_view(path, run_dir):
+    """A manifest without its times and versions, with the run directory's path made relative."""
+    manifest = json.loads(path.read_text().replace(str(run_dir), "RUN"))
+    for key in ("started", "ended", "versions"):
+        manifest.pop(key, None)
+    return manifest
+
+
+def test_two_jobs_give_the_same_outputs_as_one(tiny_run, tmp_path):
+    from typer.testing import CliRunner
+
+    run_dir, _ = tiny_run  # one job, --threads 1 (the tests' shared fixture)
+    other = tmp_path / "tiny"
+    result = invoke(CliRunner(), ["--threads", "1", "run", "--profile", "tiny", "-o", str(other), "--adapters",
+                                  "full", "--jobs", "2"])
+    assert result.exit_code == 0, result.output
+    history = json.loads((other / "run_history.jsonl").read_text().splitlines()[-1])
+    assert history["jobs"] == 2 and history["steps_run"] == history["steps"]
+    manifests = sorted(p.relative_to(other) for p in other.rglob("*manifest.json") if "report" not in p.parts)
+    assert manifests == sorted(p.relative_to(run_dir) for p in run_dir.rglob("*manifest.json")
+                               if "report" not in p.parts)
+    for relative in manifests:
+        assert _manifest_view(other / relative, other) == _manifest_view(run_dir / relative, run_dir), relative
+    for metrics in sorted((run_dir / "eval").glob("*.metrics.parquet")):
+        one, two = pl.read_parquet(metrics), pl.read_parquet(other / "eval" / metrics.name)
+        assert one.drop("train_seconds").equals(two.drop("train_seconds")), metrics.name
+    assert (other / "logs").is_dir() and any((other / "logs").iterdir())  # each worker step's messages
