@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 OUT ?= artifacts/quick
 PROFILE ?= quick
 POOL ?=
+# two worker processes of one thread each: the small model gains little from a second thread, two cells at once do
+JOBS ?= 2
 TORCH_PIN ?= torch==2.13.0
 
 .PHONY: venv demo test browser lint clean
@@ -20,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/molpeft run --profile $(PROFILE) -o $(OUT) $(if $(POOL),--pool $(POOL))
+	$(BIN)/molpeft --threads 1 run --profile $(PROFILE) --jobs $(JOBS) -o $(OUT) $(if $(POOL),--pool $(POOL))
 	@echo "report: $(OUT)/report/report.html (and report.md)" >&2
 
 # The report-rendering test needs headless Chromium; CI (CI=true, root) installs Debian's package, elsewhere the

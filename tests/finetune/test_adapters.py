@@ -95,10 +95,12 @@ def test_xl_trainable_counts_match_an_independent_count():
     per_layer = 4 * (H * H + H) + 2 * (2 * H) + (H * F + F) + (F * H + H)
     encoder = V * H + L * per_layer + 2 * H
     head = H + 1
+    r = REGISTRY["lora"].default_rank
+    assert r == 16  # the tuned default (issue 11; the original study's 8)
     expected = {
         "full": (encoder + head, encoder + head),
         "bitfit": (L * (4 * H + H + F + H + H) + H + head, encoder + head),
-        "lora": (L * 4 * 8 * (H + H) + head, encoder + head + L * 4 * 8 * (H + H) + head),
+        "lora": (L * 4 * r * (H + H) + head, encoder + head + L * 4 * r * (H + H) + head),
         "ia3": (L * (H + H + F) + head, encoder + head + L * (H + H + F) + head),
     }
     assert encoder == 44_375_040
