@@ -43,7 +43,8 @@ def warn(message: str) -> None:
 
 
 def error(message: str) -> None:
-    console.print(Text.assemble(("error:", "bold red"), " ", message))
+    # one line whatever its length (a long path must not split it): the terminal may wrap it, Rich does not
+    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 class ConsoleHandler(logging.Handler):
