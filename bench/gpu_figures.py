@@ -311,7 +311,8 @@ def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
     names = [name for name, _ in select_parameters(model, "trainable")]
     # step auto costs 20 power-iteration HVPs first; small budgets take a fixed step and count those HVPs below
     auto = sizes == FULL
-    solver = SolverConfig(solver="lissa", depth=sizes.influence_depth, step=None if auto else 0.04, damping=0.01)
+    # (a step far below 1/curvature: a timing run must not stop as diverged on random weights)
+    solver = SolverConfig(solver="lissa", depth=sizes.influence_depth, step=None if auto else 1e-4, damping=0.01)
     with eval_mode(model):
         objective = FlatObjective(model, regression_loss, names)
         clock = Clock(device)

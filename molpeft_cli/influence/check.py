@@ -164,10 +164,13 @@ def _retrain_share(checkpoint: str, split, pool, config: CheckConfig, members: n
     import torch
 
     torch.set_num_threads(1)
-    worker = _Retrainer(checkpoint, split, pool, config)
-    losses = {-2: worker.start_loss}
-    for task in tasks:
-        losses[task] = worker.loss_after(members[task] if task >= 0 else None)
+    try:
+        worker = _Retrainer(checkpoint, split, pool, config)
+        losses = {-2: worker.start_loss}
+        for task in tasks:
+            losses[task] = worker.loss_after(members[task] if task >= 0 else None)
+    except MolpeftError as exc:  # a plain MolpeftError crosses the process boundary (pickles) with its message
+        raise MolpeftError(str(exc)) from None
     return losses
 
 
@@ -191,7 +194,7 @@ class _Retrainer:
         valid = split.filter(pl.col("split") == "valid")
         if valid.height == 0:
             raise MolpeftError("the validation split is empty; the check measures the validation loss")
-        truncate = bool(self.options.get("truncate", True))
+        truncate = True  # over-long molecules are cut to fit, as `molpeft influence` does by default
 
         def encoded(table, what: str):
             ids = encode(self.tokenizer, table["smiles_canonical"].to_list(), truncate, what=what).input_ids
