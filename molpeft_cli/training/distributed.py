@@ -129,11 +129,16 @@ def launch_context(device: str) -> DistContext:
 
 
 def shutdown() -> None:
-    """Leave the process group (torchrun's processes end right after)."""
+    """Leave the process group (torchrun's processes end right after), once every rank has got here. Free any
+    DistributedDataParallel wrapper first (see `MLMTrainer.release`)."""
     global _CONTEXT
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # wrappers in reference cycles go now, while the group they point to is alive
+        dist.barrier()
         dist.destroy_process_group()
     _CONTEXT = None
 

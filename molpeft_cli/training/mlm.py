@@ -513,6 +513,12 @@ class MLMTrainer:
         return state
 
 
+    def release(self) -> None:
+        """Drop the DistributedDataParallel wrapper while the process group is alive. Leaving it to be freed after
+        `shutdown()` makes its reducer hold the last reference to the gloo group, whose destructor then joins a
+        worker thread that needs the GIL the destructor holds: a deadlock at exit (seen on a 2-core machine)."""
+        self.parallel = None
+
     def _out_of_time(self, deadline: float) -> bool:
         """The time budget is used; data-parallel ranks stop together (when any of them sees the deadline)."""
         late = time.monotonic() >= deadline
