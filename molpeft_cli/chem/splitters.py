@@ -1,4 +1,4 @@
-"""Train/valid/test splits with DeepChem's splitters, plus a split-quality summary (the seed's splitting study)."""
+"""Train/valid/test splits with DeepChem's splitters, plus a split-quality summary (as the original study had)."""
 
 from __future__ import annotations
 

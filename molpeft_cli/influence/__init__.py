@@ -3,7 +3,7 @@ per-sample gradients and inverse-HVP solvers (lissa, cg, exact, projected), and 
 No polars or RDKit at import: the scoring runs on machines without them (`regression_influence`).
 
 Sign convention: score(z) = grad L_target^T (H + damping*I)^-1 grad L(z) = -I(z), with
-I(z) = -grad L_target^T H^-1 grad L(z) the influence of upweighting z (Koh & Liang 2017; the seed's formula).
+I(z) = -grad L_target^T H^-1 grad L(z) the influence of upweighting z (Koh & Liang 2017; the original study's formula).
 A POSITIVE score means adding z to training is estimated to LOWER the target loss; the `influence` selection
 strategy keeps positive scores. H is the Hessian of the mean training loss over the parameters in scope.
 """

@@ -1,7 +1,7 @@
 """Influence scores of pool molecules: one inverse-HVP solve with the target gradient, then dot products
 with each pool molecule's gradient.
 
-score(z) = grad L_target^T (H + damping*I)^-1 grad L(z) = -I(z)   (I(z) as in Koh & Liang 2017 and the seed)
+score(z) = grad L_target^T (H + damping*I)^-1 grad L(z) = -I(z)   (I(z) as in Koh & Liang 2017 and the original study)
 
 Upweighting z by eps moves the parameters by -eps H^-1 grad L(z), so the target loss changes by eps*I(z) =
 -eps*score(z). Adding z to n training rows is eps = 1/n: a POSITIVE score means adding z is estimated to

@@ -3,7 +3,7 @@
 State-dict keys of the heads:
 - `MolformerForMaskedLM`: `lm_head.transform.dense`, `lm_head.transform.LayerNorm`, `lm_head.decoder` (no
   bias), as in the published checkpoint; the decoder is not tied to the input embeddings.
-- `MolformerForRegression`: `regressor.out_proj.{weight,bias}` (the seed's head: dropout on the masked-mean
+- `MolformerForRegression`: `regressor.out_proj.{weight,bias}` (the original study's head: dropout on the masked-mean
   pooled output, then one linear layer to 1 output; dropout = config.classifier_dropout_prob, or
   hidden_dropout_prob when that is None). The published port's `classifier.{dense,dense2,out_proj}` head is a
   different, deeper head: its keys are ignored when loading (see `molpeft_cli.model.loading`).
@@ -135,7 +135,7 @@ class MolformerRegressionOutput(ModelOutput):
 
 
 class MolformerForRegression(MolformerPreTrainedModel):
-    """Encoder + the seed's regression head; loss = MSE against `labels` [batch] when given."""
+    """Encoder + the original study's regression head; loss = MSE against `labels` [batch] when given."""
 
     def __init__(self, config: MolformerConfig) -> None:
         config.num_labels = 1

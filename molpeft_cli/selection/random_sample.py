@@ -1,4 +1,4 @@
-"""`random`: a seeded uniform choice of k pool molecules, the baseline (the seed's 185 of 300)."""
+"""`random`: a seeded uniform choice of k pool molecules, the baseline (the original study's 185 of 300)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LiSSA: the stochastic Neumann-series solve of (H + damping*I) x = v used by the seed (Agarwal et al. 2017).
+"""LiSSA: the stochastic Neumann-series solve of (H + damping*I) x = v used by the original study (Agarwal et al. 2017).
 
     v_0 = v,   v_{t+1} = v + (I - step*(H_t + damping*I)) v_t,   x = step * v_T
 
@@ -6,7 +6,7 @@ H_t is the Hessian on the t-th training minibatch. The series converges when eve
 step*(H_t + damping*I) lies in (0, 2); then |v_t| <= (t+1)|v|, so a norm far above that bound (or a NaN) is
 divergence, reported with what to change. After T steps an eigen-direction with eigenvalue lam is solved to a
 fraction 1 - (1 - step*(lam + damping))^(T+1): directions with step*(lam + damping)*T << 1 come back as about
-step*(T+1) times v, not (lam + damping)^-1 v. With the seed's step 0.04, damping 0.01, depth 200, directions
+step*(T+1) times v, not (lam + damping)^-1 v. With the original study's step 0.04, damping 0.01, depth 200, directions
 with lam below ~0.1 are solved to less than 60%, and flat ones come back as ~8 v.
 
 Convergence is judged on the residual v - (H + damping I) x averaged over the last tenth of the iterations,
