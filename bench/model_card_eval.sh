@@ -2,8 +2,10 @@
 # The bundled model's evidence for its model card (successor of bench/pretraining_gain.sh): on the DeepChem scaffold
 # split of all 4200 Lipophilicity molecules (3360/420/420, seed 0), full fine-tuning of each MODEL over SEEDS with the
 # same recipe (AdamW lr 1e-4, batch 64, up to 20 epochs, patience 3, fp32 unless BF16=1), next to random forests
-# (Morgan counts; RDKit 2D descriptors + Morgan counts) trained on the same split in the same run. Jobs run side by
-# side with one thread each. Prints one table; writes OUT/card.md and OUT/card.parquet.
+# (Morgan counts; RDKit 2D descriptors + Morgan counts) and, when it is installed, chemprop v2's D-MPNN with its
+# default settings (50 epochs; seed 0 only, CHEMPROP_SEEDS to change, CHEMPROP_SEEDS="" to skip), trained on the same
+# split in the same run. Jobs run side by side with one thread each. Prints one table; writes OUT/card.md and
+# OUT/card.parquet.
 #   bench/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,7 @@ SEEDS="${2:-0 1 2}"
 shift 2 2>/dev/null || shift $#
 MODELS=("${@:-molformer-mini}")
 PY="${PYTHON:-.venv/bin/python}"
+CHEMPROP_SEEDS="${CHEMPROP_SEEDS-0}"
 M="$PY -m molpeft_cli"
 PREC=$([ "${BF16:-0}" = 1 ] && echo --bf16 || echo --fp32)
 mkdir -p "$OUT"
@@ -64,6 +67,27 @@ for feat, x in feats.items():
                      "train_seconds": time.time() - t0})
 pl.DataFrame(rows).write_parquet(out / "rf.parquet")
 PY
+$PY - "$OUT" "$CHEMPROP_SEEDS" <<'PY' &
+import sys, time
+from pathlib import Path
+import polars as pl, torch
+from molpeft_cli.report.chemprop_baseline import ChempropConfig, chemprop_available, fit_chemprop
+out, seeds = Path(sys.argv[1]), [int(s) for s in sys.argv[2].split()]
+if not seeds or (out / "chemprop.parquet").exists():
+    sys.exit(0)
+if not chemprop_available():
+    print("chemprop is not installed (pip install 'molpeft[chemprop]'): its row is left out", file=sys.stderr)
+    sys.exit(0)
+torch.set_num_threads(1)
+split = pl.read_parquet(out / "split.parquet")
+rows = []
+for seed in seeds:
+    t0 = time.time()
+    metrics, _ = fit_chemprop(split, seed, ChempropConfig())
+    rows.append({"run": f"chemprop-s{seed}", "model_init": "chemprop v2 D-MPNN, defaults (50 epochs)", "seed": seed,
+                 "mse": float(metrics["mse"]), "train_seconds": time.time() - t0})
+pl.DataFrame(rows).write_parquet(out / "chemprop.parquet")
+PY
 wait
 $PY - "$OUT" <<'PY'
 import glob, sys
@@ -74,8 +98,9 @@ ft = pl.concat([pl.read_parquet(p) for p in sorted(glob.glob(f"{out}/*.metrics.p
 ft = ft.filter(pl.col("split") == "test").select(
     "run", pl.col("run").str.replace(r"-s\d+$", "").alias("model_init"), "seed", "mse", "train_seconds")
 ft = ft.with_columns(pl.concat_str([pl.lit("full fine-tuning, "), pl.col("model_init")]).alias("model_init"))
-rf = pl.read_parquet(out / "rf.parquet").select(ft.columns)
-rows = pl.concat([ft.with_columns(pl.col("seed").cast(pl.Int64)), rf.with_columns(pl.col("seed").cast(pl.Int64))])
+others = [pl.read_parquet(out / f"{name}.parquet").select(ft.columns) for name in ("rf", "chemprop")
+          if (out / f"{name}.parquet").exists()]
+rows = pl.concat([t.with_columns(pl.col("seed").cast(pl.Int64)) for t in (ft, *others)])
 rows.write_parquet(out / "card.parquet")
 table = rows.group_by("model_init").agg(
     pl.col("mse").mean().alias("mean"), pl.col("mse").std().alias("sd"), pl.len().alias("n"),
