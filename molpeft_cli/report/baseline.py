@@ -66,6 +66,9 @@ def fit_forest(split: pl.DataFrame, seed: int, config: ForestConfig) -> tuple[di
     forest.fit(morgan_count_matrix(train["smiles_canonical"].to_list(), config.radius, config.n_bits),
                train["label"].to_numpy())
     seconds = time.perf_counter() - started
+    # trees are grown in parallel (each from its own seed: the same forest whatever the thread count), but a parallel
+    # predict adds the trees' outputs in the order the threads finish, which changes the last bits between runs
+    forest.set_params(n_jobs=1)
     prediction = forest.predict(morgan_count_matrix(test["smiles_canonical"].to_list(), config.radius, config.n_bits))
     predictions = test.select("mol_id", "split", "label").with_columns(pl.Series("prediction", prediction))
     row = {"run": f"{BASELINE_NAME}-s{seed}", "split": "test",

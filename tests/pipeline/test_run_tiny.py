@@ -101,11 +101,11 @@ def test_two_jobs_give_the_same_outputs_as_one(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     history = json.loads((other / "run_history.jsonl").read_text().splitlines()[-1])
     assert history["jobs"] == 2 and history["steps_run"] == history["steps"]
-    # the steps' manifests; the report's own folder and its baseline cache (report/, baseline/) are the report
-    # step's business: the RF cache manifest differed between the two runs in a field not yet identified
+    # the steps' manifests and the report's baseline cache (the random forest predicts in one thread, so its metrics
+    # are bitwise the same); the report's own folder holds the rendered report, compared elsewhere
     def step_manifests(root):
         return sorted(p.relative_to(root) for p in root.rglob("*manifest.json")
-                      if not {"report", "baseline"} & set(p.relative_to(root).parts))
+                      if "report" not in p.relative_to(root).parts)
 
     manifests = step_manifests(other)
     assert manifests == step_manifests(run_dir) and len(manifests) >= history["steps"] - 1
