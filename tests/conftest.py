@@ -40,7 +40,7 @@ def small_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def external_pool() -> Path:
     if not SHARED_POOL.exists():
-        pytest.skip(f"the seed's external pool is not available at {SHARED_POOL}")
+        pytest.skip(f"the original study's external pool is not available at {SHARED_POOL}")
     return SHARED_POOL
 
 

@@ -3,7 +3,7 @@
 Choice of settings: the full-batch Hessian has eigenvalues in about [-1e-3, 8.3] and the 64-row minibatch
 Hessians reach ~9.1, so damping 0.05 lifts the small negative ones and step 0.1 keeps step*(H_t + damping I)
 inside (0, 2) on every minibatch; the slowest direction (eigenvalue ~0 + damping) then shrinks by
-(1 - 0.1*0.05)^1500 ~ 5e-4. The seed's defaults (step 0.04, damping 0.01, depth 200) solve that direction
+(1 - 0.1*0.05)^1500 ~ 5e-4. The original study's defaults (step 0.04, damping 0.01, depth 200) solve that direction
 only to 1 - (1 - 0.0004)^200 ~ 8%: the last test pins that observation.
 """
 
