@@ -28,6 +28,7 @@ from molpeft_cli.steps.data import DataConfig, DataResult
 from molpeft_cli.steps.evaluate import EvalConfig, EvalResult
 from molpeft_cli.steps.finetune import FinetuneConfig, FinetuneOutcome
 from molpeft_cli.steps.influence import InfluenceConfig, InfluenceResult
+from molpeft_cli.steps.influence_check import CheckStepConfig, CheckStepResult
 from molpeft_cli.steps.mlm import PretrainConfig, PretrainResult
 from molpeft_cli.steps.predict import PredictConfig, PredictResult
 from molpeft_cli.steps.report import ReportConfig, ReportResult
@@ -38,13 +39,13 @@ from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.options import FinetuneOptions
 
 __all__ = [
-    "AuditConfig", "AuditResult", "CarveConfig", "CarveResult", "DataConfig", "DataResult", "EvalConfig",
-    "EvalResult", "FinetuneConfig", "FinetuneOptions", "FinetuneOutcome", "InfluenceConfig", "InfluenceResult",
-    "InputError", "MLMConfig", "MolpeftError", "PredictConfig", "PredictResult", "PretrainConfig",
+    "AuditConfig", "AuditResult", "CarveConfig", "CarveResult", "CheckStepConfig", "CheckStepResult", "DataConfig",
+    "DataResult", "EvalConfig", "EvalResult", "FinetuneConfig", "FinetuneOptions", "FinetuneOutcome", "InfluenceConfig",
+    "InfluenceResult", "InputError", "MLMConfig", "MolpeftError", "PredictConfig", "PredictResult", "PretrainConfig",
     "PretrainResult", "ReportConfig", "ReportResult", "Runtime", "SelectConfig", "SelectResult", "SettingError",
     "SplitConfig", "SplitResult", "StudyConfig", "StudyResult", "TuneConfig", "TuneResult", "audit", "build_report",
-    "carve", "command_line", "evaluate", "finetune", "influence", "load_data", "predict", "pretrain_mlm",
-    "run_study", "select", "split", "tune",
+    "carve", "command_line", "evaluate", "finetune", "influence", "influence_check", "load_data", "predict",
+    "pretrain_mlm", "run_study", "select", "split", "tune",
 ]
 
 
@@ -109,6 +110,11 @@ def predict(config: PredictConfig, runtime: Runtime | None = None) -> PredictRes
 def influence(config: InfluenceConfig, runtime: Runtime | None = None) -> InfluenceResult:
     """Influence of each pool molecule on the validation loss (LiSSA, CG or exact inverse-Hessian products)."""
     return _run("influence", config, runtime)
+
+
+def influence_check(config: CheckStepConfig, runtime: Runtime | None = None) -> CheckStepResult:
+    """The LDS of influence scores against retraining with random pool subsets (one row per scores table)."""
+    return _run("influence-check", config, runtime)
 
 
 def select(config: SelectConfig, runtime: Runtime | None = None) -> SelectResult:

@@ -1,6 +1,6 @@
-"""One library function per study step (data, carve, split, audit, mlm, finetune, eval, predict, influence,
-select, report): a config dataclass in, a result object out, outputs and manifests written. The CLI commands and
-the pipeline both call these; `molpeft_cli.api` is the documented face over them.
+"""One library function per command (data, carve, split, audit, mlm, finetune, eval, predict, influence, select,
+report, tune, influence-check): a config dataclass in, a result object out, outputs and manifests written. The CLI
+commands and the pipeline both call these; `molpeft_cli.api` is the documented face over them.
 
 Each function takes `runtime` (seed default, threads, device) and `argv`, the command line it stands for (recorded
 in the manifests; the pipeline's resume check compares it); neither parses argv nor prints.
@@ -26,6 +26,7 @@ STEPS: dict[str, tuple[str, str, str]] = {
     "select": ("select", "SelectConfig", "select"),
     "report": ("report", "ReportConfig", "build_report"),
     "tune": ("tune", "TuneConfig", "tune"),
+    "influence-check": ("influence_check", "CheckStepConfig", "influence_check"),
 }
 
 

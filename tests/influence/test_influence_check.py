@@ -106,6 +106,13 @@ def test_a_recorded_retraining_is_reused(runner, tiny_finetuned, tmp_path) -> No
     second = invoke(runner, [*args, "-o", str(tmp_path / "b.parquet")])
     assert second.exit_code == 0 and "reusing the retraining" in second.stderr
     assert pl.read_parquet(tmp_path / "a.parquet").equals(pl.read_parquet(tmp_path / "b.parquet"))
+    from molpeft_cli import api  # the library face: the same step, the same table
+
+    result = api.influence_check(api.CheckStepConfig(str(ck), train=str(split), pool=str(pool),
+                                                     output=str(tmp_path / "api.parquet"), scores=[str(scores)],
+                                                     subsets=3, fraction=0.25, bootstrap=100, retraining=str(record)))
+    assert result.table.equals(pl.read_parquet(tmp_path / "a.parquet"))
+    assert pl.read_parquet(tmp_path / "api.parquet").equals(result.table)
     other = [a if a != "0.25" else "0.5" for a in args]
     assert_one_line_error(invoke(runner, [*other, "-o", str(tmp_path / "c.parquet")]), "was made with")
 
@@ -117,6 +124,12 @@ def test_influence_check_bad_input(runner, tiny_finetuned, tmp_path) -> None:
     base = ["influence-check", str(ck), "--train", str(split), "--pool", str(pool), "-o", str(tmp_path / "c.pq")]
     assert_one_line_error(invoke(runner, [*base, "--scores", str(partial)]), "35 of 40 pool molecules")
     assert_one_line_error(invoke(runner, [*base, "--scores", str(partial), "--fraction", "1.5"]), "fraction")
+    assert_one_line_error(invoke(runner, base), "--scores")
+    before = pool.read_bytes()
+    clobber = ["influence-check", str(ck), "--train", str(split), "--pool", str(pool), "--scores", str(partial),
+               "-o", str(pool)]
+    assert_one_line_error(invoke(runner, clobber), "--output")
+    assert pool.read_bytes() == before
 
 
 def test_worker_processes_give_the_same_losses(tiny_finetuned) -> None:
