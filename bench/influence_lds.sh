@@ -57,7 +57,8 @@ timed "influence-check M=$SUBSETS f=$FRACTION e=$EPOCHS" $M influence-check "$OU
   --scores "$OUT/scores-head-lissa.parquet" --scores "$OUT/scores-head-exact.parquet" \
   --scores "$OUT/scores-head-projected.parquet" --scores "$OUT/scores-last1-projected.parquet" \
   --scores "$OUT/scores-all-projected.parquet" \
-  --subsets "$SUBSETS" --fraction "$FRACTION" --epochs "$EPOCHS" --jobs "$JOBS" -o "$OUT/influence-check.parquet"
+  --subsets "$SUBSETS" --fraction "$FRACTION" --epochs "$EPOCHS" --jobs "$JOBS" --retraining "$OUT/retraining.json" \
+  -o "$OUT/influence-check.parquet"
 "$PY" - "$OUT" <<'PY'
 import sys
 import polars as pl
