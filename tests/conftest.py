@@ -50,6 +50,24 @@ def invoke(runner, args: list[str], input: bytes | str | None = None):
     return runner.invoke(app, args, input=input)
 
 
+def run_one_and_two_processes(runner, args: list[str], out: Path) -> tuple[Path, Path]:
+    """Run a training command in this process (-> out/one) and as 2 gloo processes under torchrun (-> out/two),
+    both with one thread; returns the two output directories."""
+    import os
+    import subprocess
+    import sys
+
+    single = invoke(runner, ["-q", "--threads", "1", *args, "-o", str(out / "one")])
+    assert single.exit_code == 0, single.output
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "molpeft_cli", "-q", "--threads", "1", "--device", "cpu", *args, "-o",
+                           str(out / "two")], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / "one", out / "two"
+
+
 def assert_one_line_error(result, contains: str | None = None) -> None:
     """A user error: non-zero exit, one `error:` line on stderr, no traceback."""
     assert result.exit_code != 0, result.output

@@ -145,7 +145,6 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime = Runtime(), argv: lis
     trainer = MLMTrainer(net, tokenizer, data, recipe, out_dir, saved=saved, data_info=data_info,
                          clock_start=clock_start, on_step=on_step, progress=progress, device=device, dist=dist)
     state = trainer.train()
-    trainer.release()
     shutdown()
     extra = {"stop_reason": state.stop_reason, "finished": state.finished, "steps": state.step,
              "best_heldout_loss": state.best_loss, "best_step": state.best_step, "parameters": n_params,

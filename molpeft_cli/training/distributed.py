@@ -130,7 +130,7 @@ def launch_context(device: str) -> DistContext:
 
 def shutdown() -> None:
     """Leave the process group (torchrun's processes end right after), once every rank has got here. Free any
-    DistributedDataParallel wrapper first (see `MLMTrainer.release`)."""
+    DistributedDataParallel wrapper first (see `MLMTrainer.train`)."""
     global _CONTEXT
     import gc
 

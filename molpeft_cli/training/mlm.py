@@ -454,6 +454,11 @@ class MLMTrainer:
                      "nothing was saved yet")
             log.info(f"mlm interrupted at step {self.state.step}: {self.out_dir} was not written; {where}")
             raise
+        finally:
+            # drop the DistributedDataParallel wrapper while the process group is alive: freed after `shutdown()`,
+            # its reducer holds the last reference to the gloo group, whose destructor joins a worker thread that
+            # needs the GIL the destructor holds (a deadlock at exit, seen on a 2-core machine)
+            self.parallel = None
 
     def _train(self) -> TrainerState:
         state, config = self.state, self.config
@@ -512,12 +517,6 @@ class MLMTrainer:
         log.info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
         return state
 
-
-    def release(self) -> None:
-        """Drop the DistributedDataParallel wrapper while the process group is alive. Leaving it to be freed after
-        `shutdown()` makes its reducer hold the last reference to the gloo group, whose destructor then joins a
-        worker thread that needs the GIL the destructor holds: a deadlock at exit (seen on a 2-core machine)."""
-        self.parallel = None
 
     def _out_of_time(self, deadline: float) -> bool:
         """The time budget is used; data-parallel ranks stop together (when any of them sees the deadline)."""

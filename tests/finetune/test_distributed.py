@@ -7,16 +7,13 @@ Tolerance: with dropout off, the 2-process loss curve equals the 1-process one u
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import polars as pl
 import pytest
 import torch
 
-from tests.conftest import REPO, invoke
+from tests.conftest import run_one_and_two_processes
 
 NO_DROPOUT = ["--hidden-dropout", "0", "--embedding-dropout", "0", "--classifier-dropout", "0"]
 RTOL = 1e-6
@@ -50,15 +47,7 @@ def test_single_process_context_is_the_plain_model():
 def test_two_gloo_processes_match_one_process(runner, tmp_path, tiny_base, lipo_split_small):
     args = ["finetune", str(lipo_split_small), "--model", str(tiny_base), "--peft", "full", "--seed", "0",
             "--max-epochs", "3", "--patience", "3", "--batch-size", "16", *NO_DROPOUT]
-    single = invoke(runner, ["-q", "--threads", "1", *args, "-o", str(tmp_path / "one")])
-    assert single.exit_code == 0, single.output
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "molpeft_cli", "-q", "--threads", "1", "--device", "cpu", *args, "-o",
-                           str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_one_and_two_processes(runner, args, tmp_path)
 
     one = pl.read_parquet(tmp_path / "one" / "training_log.parquet")
     two = pl.read_parquet(tmp_path / "two" / "training_log.parquet")

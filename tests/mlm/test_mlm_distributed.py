@@ -8,15 +8,12 @@ asserted to a relative 1e-5 (observed ~1e-7), with the descriptor objective on.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import REPO, invoke
+from tests.conftest import run_one_and_two_processes
 
 RTOL = 1e-5
 
@@ -36,15 +33,7 @@ def dropout_free_base(tmp_path_factory, tiny_base):
 def test_two_gloo_processes_match_one_process(runner, tmp_path, smiles_file, dropout_free_base):
     args = ["mlm", str(smiles_file), "--model", str(dropout_free_base), "--descriptor-weight", "0.5",
             "--epochs", "2", "--batch-size", "16", "--eval-every", "3", "--holdout", "0.1", "--seed", "0"]
-    single = invoke(runner, ["-q", "--threads", "1", *args, "-o", str(tmp_path / "one")])
-    assert single.exit_code == 0, single.output
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "molpeft_cli", "-q", "--threads", "1", "--device", "cpu", *args, "-o",
-                           str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_one_and_two_processes(runner, args, tmp_path)
 
     one = pl.read_parquet(tmp_path / "one" / "training_log.parquet")
     two = pl.read_parquet(tmp_path / "two" / "training_log.parquet")
