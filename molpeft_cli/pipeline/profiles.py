@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from molpeft_cli.choices import ADAPTERS, SELECTIONS  # noqa: F401 - the grid's axes, read from here too
 
@@ -27,6 +27,27 @@ class Profile:
     extra: dict = field(default_factory=dict)
 
 
+QUICK = Profile(
+    name="quick",
+    description="bundled molformer-mini, all 24 cells + the direct route, one seed, every cell trained until "
+                "early stopping fires",
+    model="molformer-mini",
+    # float32 throughout: bf16 autocast is 5-12x slower than float32 on CPUs without bf16 hardware (AVX2
+    # only: measured 12.6 vs 1.0 s per training step of molformer-mini on 32 x 48 tokens), and the model is
+    # small enough that a GPU does not need it either
+    # stage 1: 5 epochs of MLM on the training split (held-out loss still falling after 1: 0.473 -> 0.434)
+    mlm_args=("--epochs", "5", "--batch-size", "64"),
+    # the cap is far above the tuned recipes' stopping epochs (4-21 in the sweep), so early stopping decides
+    finetune_args=("--max-epochs", "40", "--patience", "2"),
+    seeds=(0,),
+    passes=20,
+    # the last block + head, Gauss-Newton in a random projection: LDS 0.27 against 0.08-0.12 for the head alone
+    # (bench/results/influence_lds_bundled.md), in about 90 s
+    influence_args=("--params", "last-1", "--solver", "projected", "--step", "auto"),
+    # chemprop (when installed): 15 epochs instead of its 50, about 5 min on 2 cores instead of about 18
+    report_args=("--rf-trees", "100", "--chemprop-epochs", "15"),
+)
+
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(
         name="tiny",
@@ -45,32 +66,16 @@ PROFILES: dict[str, Profile] = {
         split_compare=False,
         report_args=("--no-chemprop",),  # the chemprop baseline has its own test
     ),
-    "quick": Profile(
-        name="quick",
-        description="bundled molformer-mini, all 24 cells + the direct route, one seed, every cell trained until "
-                    "early stopping fires",
-        model="molformer-mini",
-        # float32 throughout: bf16 autocast is 5-12x slower than float32 on CPUs without bf16 hardware (AVX2
-        # only: measured 12.6 vs 1.0 s per training step of molformer-mini on 32 x 48 tokens), and the model is
-        # small enough that a GPU does not need it either
-        mlm_args=("--epochs", "1", "--batch-size", "64"),
-        # the cap is far above the tuned recipes' stopping epochs (4-21 in the sweep), so early stopping decides
-        finetune_args=("--max-epochs", "40", "--patience", "2"),
-        seeds=(0,),
-        passes=20,
-        influence_args=("--params", "head", "--step", "auto"),
-        # chemprop (when installed): 15 epochs instead of its 50, about 5 min on 2 cores instead of about 18
-        report_args=("--rf-trees", "100", "--chemprop-epochs", "15"),
-    ),
-    "full": Profile(
+    "quick": QUICK,
+    # the quick study over three seeds: its seed-0 steps are the quick profile's, command line for command line, so
+    # `molpeft run --profile full -o RUN` on a finished quick run RUN adds seeds 1 and 2 and re-runs only the report
+    "full": replace(
+        QUICK,
         name="full",
-        description="bundled molformer-mini, the quick profile's cells over 3 seeds with patience 3, so the "
-                    "intervals include training noise",
-        model="molformer-mini",
-        mlm_args=("--epochs", "5"),
-        finetune_args=("--max-epochs", "60", "--patience", "3"),
+        description="bundled molformer-mini, the quick profile's cells over 3 seeds, so the intervals include "
+                    "training noise",
         seeds=(0, 1, 2),
-        influence_args=("--params", "last-1", "--step", "auto"),
+        report_args=(),  # chemprop with its default 50 epochs
     ),
     "paper": Profile(
         name="paper",

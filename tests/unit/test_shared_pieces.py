@@ -128,3 +128,19 @@ def test_config_round_trips_through_its_command_line():
     assert parse_args(FinetuneConfig, args) == config
     select = SelectConfig("pool.parquet", output="-", strategy="mcdropout", k=5, truncate=False, bf16=True)
     assert parse_args(SelectConfig, to_args(select)) == select
+
+
+def test_the_full_profile_extends_a_quick_run_step_for_step(tmp_path):
+    """`run --profile full` on a finished quick run re-runs only the report: every other quick step is one of the
+    full study's steps with the same command line and output (so it is up to date there)."""
+    from molpeft_cli.pipeline.plan import build_plan
+    from molpeft_cli.pipeline.profiles import PROFILES
+
+    def steps(name, seeds):
+        plan = build_plan(tmp_path, PROFILES[name], seeds, list(ADAPTERS), list(SELECTIONS), None, None)
+        return {s.name: (s.argv, s.output) for s in plan.steps}
+
+    quick, full = steps("quick", [0]), steps("full", [0, 1, 2])
+    shared = {name for name in quick if quick[name] == full.get(name)}
+    assert set(quick) - shared == {"report"}
+    assert PROFILES["full"].seeds == (0, 1, 2) and len(full) > 2 * len(quick)
