@@ -6,7 +6,8 @@
 # (Morgan counts; RDKit 2D descriptors + Morgan counts) and, when it is installed, chemprop v2's D-MPNN with its
 # default settings (50 epochs; seed 0 only, CHEMPROP_SEEDS to change, CHEMPROP_SEEDS="" to skip), trained on the same
 # split in the same run. Jobs run side by side with one thread each. Prints one table; writes OUT/card.md and
-# OUT/card.parquet.
+# OUT/card.parquet. FEATURES=rdkit2d (or morgan-count, or both comma-separated) fine-tunes with `--features` instead,
+# as runs named MODEL+FEATURES beside the plain ones (the forests and chemprop are reused when already in OUT).
 #   bench/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ PY="${PYTHON:-.venv/bin/python}"
 CHEMPROP_SEEDS="${CHEMPROP_SEEDS-0}"
 M="$PY -m molpeft_cli"
 PREC=$([ "${BF16:-0}" = 1 ] && echo --bf16 || echo --fp32)
+FEATURES="${FEATURES:-}"
 mkdir -p "$OUT"
 [ -f "$OUT/split.parquet" ] || {
     $M -q data lipophilicity -o "$OUT/molecules.parquet"
@@ -27,12 +29,12 @@ run() {  # $1 = name, $2 = model, $3 = seed
     local dir="$OUT/$1-s$3"
     [ -f "$dir.metrics.parquet" ] && return 0
     $M -q --threads 1 finetune "$OUT/split.parquet" --model "$2" --peft full --seed "$3" $PREC \
-        --max-epochs 20 --patience 3 --truncate -o "$dir"
+        --max-epochs 20 --patience 3 --truncate ${FEATURES:+--features "$FEATURES"} -o "$dir"
     $M -q --threads 1 eval "$dir" "$OUT/split.parquet" --split test --truncate \
         --run "$1-s$3" -o "$dir.predictions.parquet" --metrics "$dir.metrics.parquet" >/dev/null
 }
 for model in "${MODELS[@]}"; do
-    name=$(basename "$model")
+    name=$(basename "$model")${FEATURES:++${FEATURES//,/+}}
     for seed in $SEEDS; do run "$name" "$model" "$seed" & done
 done
 $PY - "$OUT" <<'PY' &
@@ -98,7 +100,8 @@ out = Path(sys.argv[1])
 ft = pl.concat([pl.read_parquet(p) for p in sorted(glob.glob(f"{out}/*.metrics.parquet"))])
 ft = ft.filter(pl.col("split") == "test").select(
     "run", pl.col("run").str.replace(r"-s\d+$", "").alias("model_init"), "seed", "mse", "train_seconds")
-ft = ft.with_columns(pl.concat_str([pl.lit("full fine-tuning, "), pl.col("model_init")]).alias("model_init"))
+ft = ft.with_columns(pl.concat_str([pl.lit("full fine-tuning, "), pl.col("model_init")]).alias("model_init")
+                    .str.replace(r"\+(.+)$", " + features ${1}"))
 others = [pl.read_parquet(out / f"{name}.parquet").select(ft.columns) for name in ("rf", "chemprop")
           if (out / f"{name}.parquet").exists()]
 rows = pl.concat([t.with_columns(pl.col("seed").cast(pl.Int64)) for t in (ft, *others)])

@@ -10,3 +10,4 @@ ADAPTERS = ("full", "bitfit", "lora", "ia3")  # adapters.REGISTRY, in report ord
 SELECTION_STRATEGIES = ("all", "random", "maxmin", "mcdropout", "influence")  # selection.REGISTRY
 NO_SELECTION = "none"  # the grid's baseline: training data as split, nothing added
 SELECTIONS = (NO_SELECTION, "all", "random", "mcdropout", "maxmin", "influence")  # the grid's axis, report order
+FEATURE_SETS = ("rdkit2d", "morgan-count")  # chem.features: extra molecule features for the regression head

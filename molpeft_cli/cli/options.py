@@ -79,15 +79,16 @@ def config_from_cli(config_cls: type, ctx: typer.Context, values: dict[str, Any]
         if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") == "DEFAULT":
             continue  # not given: the settings file's value, else the dataclass default
         group = group_of[name]
+        owner = config_cls if group is None else base_type(hints[group])[0]  # a nested recipe's own field
+        tp = base_type(typing.get_type_hints(owner)[name])[0]
+        if isinstance(value, tuple) and typing.get_origin(tp) is list:
+            value = list(value)
+        if value is not None and _field(owner, name).metadata.get("comma"):
+            value = split_comma(value, tp, name)
         if group is not None:
             nested[group][name] = value
-            continue
-        f = _field(config_cls, name)
-        if isinstance(value, tuple) and typing.get_origin(base_type(hints[name])[0]) is list:
-            value = list(value)
-        if value is not None and f.metadata.get("comma"):
-            value = split_comma(value, base_type(hints[name])[0], name)
-        top[name] = value
+        else:
+            top[name] = value
     return build(config_cls, top, nested)
 
 

@@ -197,12 +197,13 @@ class _Retrainer:
         truncate = True  # over-long molecules are cut to fit, as `molpeft influence` does by default
 
         def encoded(table, what: str):
-            ids = encode(self.tokenizer, table["smiles_canonical"].to_list(), truncate, what=what).input_ids
-            return ids, (table["label"].cast(pl.Float64).to_numpy() - mean) / std
+            smiles = table["smiles_canonical"].to_list()
+            ids = encode(self.tokenizer, smiles, truncate, what=what).input_ids
+            return ids, (table["label"].cast(pl.Float64).to_numpy() - mean) / std, reference.featurize(smiles)
 
-        self.train_ids, self.z_train = encoded(train, "training")
-        self.pool_ids, self.z_pool = encoded(pool, "pool")
-        self.valid_ids, self.z_valid = encoded(valid, "validation")
+        self.train_ids, self.z_train, self.f_train = encoded(train, "training")
+        self.pool_ids, self.z_pool, self.f_pool = encoded(pool, "pool")
+        self.valid_ids, self.z_valid, self.f_valid = encoded(valid, "validation")
         self.model = reference.model
         self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.start_loss = self.valid_loss()
@@ -210,7 +211,7 @@ class _Retrainer:
     def valid_loss(self) -> float:
         from molpeft_cli.training.regression import predict_encoded
 
-        pred = predict_encoded(self.model, self.valid_ids, self.tokenizer.pad_token_id)
+        pred = predict_encoded(self.model, self.valid_ids, self.tokenizer.pad_token_id, features=self.f_valid)
         return float(np.mean((pred - self.z_valid) ** 2))
 
     def loss_after(self, rows: np.ndarray | None) -> float:
@@ -220,7 +221,9 @@ class _Retrainer:
         continue_training(self.model, self.train_ids, self.z_train, [self.pool_ids[i] for i in chosen],
                           self.z_pool[chosen], self.tokenizer.pad_token_id, epochs=self.config.epochs, lr=self.lr,
                           batch_size=int(options["batch_size"]), weight_decay=float(options["weight_decay"]),
-                          grad_clip=float(options.get("grad_clip", 0.0)), seed=self.config.seed)
+                          grad_clip=float(options.get("grad_clip", 0.0)), seed=self.config.seed,
+                          train_features=self.f_train,
+                          extra_features=None if self.f_pool is None else self.f_pool[chosen])
         loss = self.valid_loss()
         self.model.load_state_dict(self.state)
         return loss
@@ -228,9 +231,11 @@ class _Retrainer:
 
 def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,
                       pad_id: int, *, epochs: int, lr: float, batch_size: int, weight_decay: float,
-                      grad_clip: float, seed: int) -> None:
+                      grad_clip: float, seed: int, train_features: np.ndarray | None = None,
+                      extra_features: np.ndarray | None = None) -> None:
     """Fine-tuning's step (AdamW on the trainable parameters, MSE on standardised labels, dropout on) from the
-    model's current weights, with a fresh optimizer, over the training rows plus `extra` rows.
+    model's current weights, with a fresh optimizer, over the training rows plus `extra` rows
+    (`*_features`: their molecule features, for a head that takes them).
 
     Common random numbers: the training rows are batched exactly as in the train-only run (same order, same
     dropout draws: the generator is reseeded per batch), and the extra rows come in their own batches spread
@@ -248,9 +253,10 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     model.train()
     for epoch in range(1, epochs + 1):
         epoch_seed = seed * 100_003 + epoch
-        main = list(iter_batches(train_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed, labels=train_labels))
+        main = list(iter_batches(train_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed, labels=train_labels,
+                                 features=train_features))
         extra = list(iter_batches(extra_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed + 1,
-                                  labels=extra_labels)) if len(extra_ids) else []
+                                  labels=extra_labels, features=extra_features)) if len(extra_ids) else []
         # extra batch k goes after main batch floor((k + 1) * len(main) / (len(extra) + 1))
         after = {int((k + 1) * len(main) / (len(extra) + 1)): k for k in range(len(extra))}
         schedule = []
@@ -262,7 +268,7 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
             torch.manual_seed((epoch_seed * 1_000_003 + tag) % (2**63))
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
-            out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            out = model(**batch.inputs())
             loss = torch.nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
             if not torch.isfinite(loss):
                 raise MolpeftError(f"retraining diverged (loss {loss.item()}); lower --lr")

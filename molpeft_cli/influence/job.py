@@ -25,7 +25,8 @@ __all__ = ["labelled_batches", "pool_influence", "regression_loss"]
 
 
 def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_std: float, batch_size: int,
-                     truncate: bool, shuffle: bool, seed: int, what: str) -> list[dict]:
+                     truncate: bool, shuffle: bool, seed: int, what: str, featurize=None) -> list[dict]:
+    """Batch dicts of a labelled table (`featurize(smiles)`: the molecule features a head with them needs)."""
     import polars as pl
 
     from molpeft_cli.training.batching import iter_batches
@@ -38,9 +39,10 @@ def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_st
     enc = encode(tokenizer, table["smiles_canonical"].to_list(), truncate, ids=table["mol_id"].to_list())
     z = (table["label"].cast(pl.Float64).to_numpy() - label_mean) / label_std
     # shuffled training minibatches; otherwise pool order, so scores line up with rows
+    features = None if featurize is None else featurize(table["smiles_canonical"].to_list())
     return [batch.model_inputs() for batch in iter_batches(enc.input_ids, batch_size, tokenizer.pad_token_id,
                                                             shuffle=shuffle, seed=seed, labels=z,
-                                                            in_order=not shuffle)]
+                                                            in_order=not shuffle, features=features)]
 
 
 def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, target: str, scope: str,
@@ -60,10 +62,11 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
     scale = (ft.label_mean, ft.label_std)
     torch.manual_seed(seed)
     train = labelled_batches(ft.tokenizer, split.filter(pl.col("split") == "train"), *scale, batch_size, truncate,
-                             True, seed, "training")
+                             True, seed, "training", ft.featurize)
     targets = labelled_batches(ft.tokenizer, split.filter(pl.col("split") == target), *scale, batch_size,
-                               truncate, False, seed, target)
-    pool_batches = labelled_batches(ft.tokenizer, pool, *scale, batch_size, truncate, False, seed, "pool")
+                               truncate, False, seed, target, ft.featurize)
+    pool_batches = labelled_batches(ft.tokenizer, pool, *scale, batch_size, truncate, False, seed, "pool",
+                                    ft.featurize)
     result = influence_scores(ft.model, regression_loss, train, targets, pool_batches, scope=scope,
                               solver=solver, chunk_size=chunk_size, output_fn=regression_output)
     if not np.all(np.isfinite(result.scores)):

@@ -1,8 +1,9 @@
 """Influence for the MoLFormer regression model on ready-made batches: the plain library call for scripts and
 GPU machines (no polars, no files).
 
-Batches are dicts with `input_ids`, `attention_mask` (padded token ids) and `labels` (labels standardised as in
-fine-tuning); the loss is the fine-tuning loss, MSE on the model's scalar output.
+Batches are dicts with `input_ids`, `attention_mask` (padded token ids), `labels` (labels standardised as in
+fine-tuning) and, for a head that takes them, `features` (standardised molecule features); the loss is the
+fine-tuning loss, MSE on the model's scalar output.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ from molpeft_cli.influence.scores import InfluenceResult, influence_scores
 from molpeft_cli.influence.solvers import SolverConfig
 
 
+def model_inputs(batch: dict) -> dict:
+    """The entries of a batch dict that the model's forward takes (all but the labels)."""
+    return {key: value for key, value in batch.items() if key != "labels"}
+
+
 def regression_output(forward, batch: dict) -> torch.Tensor:
     """The model's prediction per row (standardised units)."""
-    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    out = forward(**model_inputs(batch))
     return out.logits.squeeze(-1)
 
 
@@ -27,7 +33,7 @@ def regression_loss(forward, batch: dict) -> torch.Tensor:
     """The fine-tuning loss (`model.heads.regression_loss`, mean squared error) of `forward` on a batch."""
     from molpeft_cli.model.heads import regression_loss as head_loss
 
-    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    out = forward(**model_inputs(batch))
     return head_loss(out.logits, batch["labels"])
 
 

@@ -1,9 +1,10 @@
 """MolformerConfig: the hyper-parameters of a MoLFormer encoder and its heads (`model_type = "molformer"`).
 
-Field names and defaults follow the published MoLFormer-XL `config.json`, so that file loads as is. Three
+Field names and defaults follow the published MoLFormer-XL `config.json`, so that file loads as is. Four
 fields are ours: `feature_map_seed` (seeds the random-feature matrices drawn at init),
-`redraw_features_in_training` (see `molpeft_cli.model.attention`), and `classifier_dropout_prob` falling back
-to `hidden_dropout_prob` when None.
+`redraw_features_in_training` (see `molpeft_cli.model.attention`), `extra_features` (how many molecule features
+the regression head takes beside the pooled embedding; `molpeft_cli.chem.features`), and
+`classifier_dropout_prob` falling back to `hidden_dropout_prob` when None.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class MolformerConfig(PretrainedConfig):
         classifier_skip_connection: bool = True,
         feature_map_seed: int = 0,
         redraw_features_in_training: bool = False,
+        extra_features: int = 0,
         pad_token_id: int = 2,
         **kwargs: Any,
     ) -> None:
@@ -75,6 +77,9 @@ class MolformerConfig(PretrainedConfig):
         self.classifier_skip_connection = classifier_skip_connection
         self.feature_map_seed = feature_map_seed
         self.redraw_features_in_training = redraw_features_in_training
+        if extra_features < 0:
+            raise ValueError(f"extra_features must be non-negative, got {extra_features}")
+        self.extra_features = extra_features
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
 

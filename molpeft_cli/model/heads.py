@@ -112,21 +112,31 @@ class MolformerForMaskedLM(MolformerPreTrainedModel):
 
 
 class MolformerRegressionHead(nn.Module):
-    """dropout -> linear to 1 output, on the pooled encoder output."""
+    """dropout -> linear to 1 output, on the pooled encoder output; with `config.extra_features` = d > 0, on the
+    pooled output and d standardised molecule features side by side (`finetune --features`)."""
 
     def __init__(self, config: MolformerConfig) -> None:
         super().__init__()
+        self.extra_features = int(getattr(config, "extra_features", 0) or 0)
         self.dropout = nn.Dropout(config.effective_classifier_dropout)
-        self.out_proj = nn.Linear(config.hidden_size, 1)
+        self.out_proj = nn.Linear(config.hidden_size + self.extra_features, 1)
 
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+    def forward(self, pooled: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if self.extra_features:
+            if features is None or features.shape[-1] != self.extra_features:
+                got = "none" if features is None else f"{features.shape[-1]}"
+                raise ValueError(f"this regression head takes {self.extra_features} molecule features beside the "
+                                 f"embedding, got {got}")
+            pooled = torch.cat([pooled, features.to(pooled.dtype)], dim=-1)
+        elif features is not None:
+            raise ValueError("this regression head takes no molecule features (it was built without --features)")
         return self.out_proj(self.dropout(pooled))
 
 
 @dataclass
 class MolformerRegressionOutput(ModelOutput):
-    """`logits` [batch, 1] are the predictions; `pooled_output` [batch, hidden] is what the head sees (the
-    embedding used by distance- and gradient-based selection)."""
+    """`logits` [batch, 1] are the predictions; `pooled_output` [batch, hidden] is what the head sees beside any
+    molecule features (the embedding used by distance- and gradient-based selection)."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
@@ -135,7 +145,8 @@ class MolformerRegressionOutput(ModelOutput):
 
 
 class MolformerForRegression(MolformerPreTrainedModel):
-    """Encoder + the original study's regression head; loss = MSE against `labels` [batch] when given."""
+    """Encoder + the original study's regression head; loss = MSE against `labels` [batch] when given.
+    `features` [batch, config.extra_features]: the standardised molecule features a head built with them needs."""
 
     def __init__(self, config: MolformerConfig) -> None:
         config.num_labels = 1
@@ -160,6 +171,7 @@ class MolformerForRegression(MolformerPreTrainedModel):
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
+        features: torch.Tensor | None = None,
     ) -> MolformerRegressionOutput:
         encoded = self.molformer(
             input_ids,
@@ -169,7 +181,7 @@ class MolformerForRegression(MolformerPreTrainedModel):
             output_attentions=output_attentions,
         )
         pooled = encoded.pooler_output
-        logits = self.regressor(pooled)
+        logits = self.regressor(pooled, features)
         loss = None
         if labels is not None:
             loss = regression_loss(logits, labels)

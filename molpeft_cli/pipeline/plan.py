@@ -41,6 +41,7 @@ class StudyPlan:
     pool: str | None
     model: str
     steps: list[Step] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)  # `finetune --features` of every cell (none by default)
 
     def add(self, step: Step) -> Step:
         if any(s.name == step.name for s in self.steps):
@@ -53,14 +54,17 @@ class StudyPlan:
                 "selections": self.selections, "model": self.model or "(trained from scratch)",
                 "pool": {"kind": "file", "path": self.pool} if self.pool else
                         {"kind": "carved", "n": self.profile.pool_size, "seed": SPLIT_SEED},
-                "steps": len(self.steps)}
+                "steps": len(self.steps),
+                # only when used, so that run.json of a plan without them stays byte-identical
+                **({"features": list(self.features)} if self.features else {})}
 
 
 def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list[str], selections: list[str],
-               pool: str | None, model: str | None, source: str = "lipophilicity") -> StudyPlan:
+               pool: str | None, model: str | None, source: str = "lipophilicity",
+               features: list[str] | None = None) -> StudyPlan:
     d = Path(run_dir)
     model = profile.model if model is None else model
-    plan = StudyPlan(d, profile, seeds, adapters, selections, pool, model)
+    plan = StudyPlan(d, profile, seeds, adapters, selections, pool, model, features=list(features or []))
     data = d / "data"
     molecules, dataset, pool_table, split = (data / "molecules.parquet", data / "dataset.parquet",
                                              data / "pool.parquet", data / "split.parquet")
@@ -143,6 +147,8 @@ def _finetune_step(plan: StudyPlan, variant: str, adapter: str, selection: str, 
     name = cell_name(variant, adapter, selection, seed)
     argv = ["finetune", str(split), "-o", str(d / "cells" / name), "--model", model, "--peft", adapter,
             "--seed", str(seed), "--truncate", *plan.profile.finetune_args]
+    if plan.features:
+        argv += ["--features", ",".join(plan.features)]
     deps = ["split"] + ([model_step] if model_step else [])
     if selection != NO_SELECTION:
         argv += ["--extra", str(d / "selections" / f"{selection_name(selection, seed)}.parquet")]

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from molpeft_cli.choices import FEATURE_SETS
 from molpeft_cli.data.lock import LOCK_NAME
 from molpeft_cli.errors import InputError, SettingError
 from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
 from molpeft_cli.schema import config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,10 @@ class StudyConfig:
     adapters: list[str] | None = option(None, f"Comma-separated subset of {','.join(ADAPTERS)}.", comma=True)
     selections: list[str] | None = option(None, f"Comma-separated subset of {','.join(SELECTIONS)}.",
                                           comma=True)
+    features: list[str] | None = option(
+        None, "Molecule features beside the embedding in every cell's head, comma-separated "
+        f"({', '.join(FEATURE_SETS)}; `finetune --features`). Off by default: with them the cells compare "
+        "encoder + descriptors, not the adapted encoder alone, so report such a run separately.", comma=True)
     dry_run: bool = option(False, "Print the plan (run/skip per step) and stop.", flags=("--dry-run",))
     makefile: str | None = option(None, "Also write the plan as a Makefile here (`make -j N -f PATH` runs cells "
                                   "in parallel).")
@@ -56,6 +62,8 @@ class StudyConfig:
                                    f"{', '.join(allowed)}")
             if not values:
                 raise SettingError(name, "{setting} is empty")
+        if self.features is not None:
+            FinetuneOptions(features=list(self.features))  # the same check as finetune's
         if self.seeds is not None and not self.seeds:
             raise SettingError("seeds", "{setting} is empty")
 
@@ -80,7 +88,8 @@ def plan_study(config: StudyConfig):
         raise InputError(f"pool file not found: {config.pool}")
     return build_plan(Path(config.output), chosen, list(config.seeds or chosen.seeds),
                       list(config.adapters or ADAPTERS), list(config.selections or SELECTIONS),
-                      str(Path(config.pool).resolve()) if config.pool else None, config.model)
+                      str(Path(config.pool).resolve()) if config.pool else None, config.model,
+                      features=config.features)
 
 
 def global_args_for(runtime: Runtime, quiet: bool = False) -> list[str]:

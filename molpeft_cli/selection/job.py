@@ -45,7 +45,8 @@ def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batc
     ft = load_finetuned(checkpoint, device)
     enc = encode(ft.tokenizer, pool["smiles_canonical"].to_list(), truncate, ids=pool["mol_id"].to_list())
     batches = [batch.model_inputs() for batch in  # pool order, as select_mcdropout requires
-               iter_batches(enc.input_ids, batch_size, ft.tokenizer.pad_token_id, shuffle=False, in_order=True)]
+               iter_batches(enc.input_ids, batch_size, ft.tokenizer.pad_token_id, shuffle=False, in_order=True,
+                            features=ft.featurize(pool["smiles_canonical"].to_list()))]
     mean, std = ft.label_mean, ft.label_std
 
     device = next(ft.model.parameters()).device
@@ -54,7 +55,7 @@ def mc_dropout_context(checkpoint: str, pool: pl.DataFrame, truncate: bool, batc
 
     def predict(model, batch):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+            out = model(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
         return out.logits.squeeze(-1).float().cpu() * std + mean
 
     return SelectionContext(model=ft.model, predict=predict, batches=batches)

@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -26,16 +27,34 @@ class Batch:
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     labels: torch.Tensor | None = None
+    features: torch.Tensor | None = None  # [batch, d] standardised molecule features (`finetune --features`)
+
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """What the model's forward takes: token ids, mask, and the molecule features when there are any."""
+        inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        if self.features is not None:
+            inputs["features"] = self.features
+        return inputs
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
-        inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        """`inputs()` plus the labels when there are any (the batch dicts of influence and MC dropout)."""
+        inputs = self.inputs()
         if self.labels is not None:
             inputs["labels"] = self.labels
         return inputs
 
+    def rows(self, rows: torch.Tensor) -> Batch:
+        """The batch cut to `rows` (positions within it); padding stays that of the whole batch."""
+        return Batch([self.indices[i] for i in rows.tolist()], self.input_ids[rows], self.attention_mask[rows],
+                     None if self.labels is None else self.labels[rows],
+                     None if self.features is None else self.features[rows])
+
     def to(self, device: torch.device | str) -> Batch:
-        labels = None if self.labels is None else self.labels.to(device)
-        return Batch(self.indices, self.input_ids.to(device), self.attention_mask.to(device), labels)
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Batch(self.indices, self.input_ids.to(device), self.attention_mask.to(device), move(self.labels),
+                     move(self.features))
 
 
 def make_batches(
@@ -83,16 +102,21 @@ def iter_batches(
     seed: int = 0,
     labels: Sequence[float] | None = None,
     in_order: bool = False,
+    features: np.ndarray | None = None,
 ) -> Iterator[Batch]:
-    """Padded batches of `input_ids` (e.g. `EncodedSmiles.input_ids`), with float32 labels when given; see
-    `make_batches` for the order."""
+    """Padded batches of `input_ids` (e.g. `EncodedSmiles.input_ids`), with float32 labels and molecule features
+    ([n, d], one row per molecule) when given; see `make_batches` for the order."""
+    if features is not None and len(features) != len(input_ids):
+        raise ValueError(f"{len(features)} feature rows for {len(input_ids)} molecules")
     for indices in make_batches([len(s) for s in input_ids], batch_size, shuffle=shuffle, seed=seed,
                                 in_order=in_order):
         ids, mask = collate([input_ids[i] for i in indices], pad_id)
         batch_labels = (
             None if labels is None else torch.tensor([labels[i] for i in indices], dtype=torch.float32)
         )
-        yield Batch(indices, ids, mask, batch_labels)
+        batch_features = None if features is None else torch.as_tensor(
+            np.asarray(features)[indices], dtype=torch.float32)
+        yield Batch(indices, ids, mask, batch_labels, batch_features)
 
 
 def restore_order(indices: Sequence[Sequence[int]], outputs: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -3,7 +3,8 @@
 Layout: `finetune.json` (method, base model reference and hash, label scaling, counts, options),
 `config.json` + `vocab.json` (the model as trained), the method's weights (`model.safetensors` for full
 fine-tuning; `bitfit.safetensors`; peft's `adapter_config.json` + `adapter_model.safetensors`),
-`training_log.parquet` and `manifest.json`. PEFT checkpoints hold only what they trained and name their base.
+`training_log.parquet` and `manifest.json`; with `--features`, `features.safetensors` (the features' training
+statistics, `molpeft_cli.chem.features`). PEFT checkpoints hold only what they trained and name their base.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from molpeft_cli.errors import MolpeftError
@@ -55,6 +57,11 @@ class FinetunedModel:
     model: nn.Module
     tokenizer: Any
     meta: dict[str, Any]
+    features: Any = None  # chem.features.MoleculeFeatures when the head takes molecule features
+
+    def featurize(self, smiles) -> np.ndarray | None:
+        """The standardised molecule features the head needs for `smiles` (None for a head without them)."""
+        return None if self.features is None else self.features.transform(list(smiles))
 
     @property
     def label_mean(self) -> float:
@@ -65,20 +72,29 @@ class FinetunedModel:
         return float(self.meta["label_scaling"]["std"])
 
 
-def config_overrides(options: dict[str, Any]) -> dict[str, Any]:
-    return {
+def config_overrides(options: dict[str, Any], extra_features: int = 0) -> dict[str, Any]:
+    """The model config a recipe sets: its dropouts, and the number of molecule features the head takes."""
+    overrides = {
         "classifier_dropout_prob": options["classifier_dropout"],
         "embedding_dropout_prob": options["embedding_dropout"],
         "hidden_dropout_prob": options["hidden_dropout"],
     }
+    if extra_features:
+        overrides["extra_features"] = int(extra_features)
+    return overrides
 
 
-def save_finetuned(directory: Path, model: nn.Module, tokenizer, adapter, meta: dict[str, Any]) -> list[str]:
-    """Write the method's weights, config, vocabulary and finetune.json into `directory` (a temp dir)."""
+def save_finetuned(directory: Path, model: nn.Module, tokenizer, adapter, meta: dict[str, Any],
+                   features=None) -> list[str]:
+    """Write the method's weights, config, vocabulary, the features' statistics (when the head takes features)
+    and finetune.json into `directory` (a temp dir)."""
     base = adapter.base_model(model)
     base.config.save_pretrained(str(directory))
     tokenizer.save_pretrained(str(directory))
     files = adapter.save(model, directory)
+    if features is not None:
+        features.save(directory)
+        meta = {**meta, "features": meta.get("features") or features.describe()}
     (directory / META_FILE).write_text(json.dumps({**meta, "weights": files}, indent=2) + "\n")
     return files
 
@@ -96,6 +112,14 @@ def load_finetuned(directory: str | os.PathLike, device: str = "auto") -> Finetu
         raise MolpeftError(f"{directory} is not a fine-tuned checkpoint (no {META_FILE}); "
                            "make one with `molpeft finetune`")
     meta = _read_meta(meta_path)
+    features = None
+    if meta.get("features"):
+        from molpeft_cli.chem.features import MoleculeFeatures
+
+        try:
+            features = MoleculeFeatures.load(directory, meta["features"])
+        except MolpeftError as exc:
+            raise CheckpointError(str(exc)) from None
     adapter = REGISTRY.get(meta.get("peft", ""))
     if adapter is None:
         raise CheckpointError(f"{meta_path}: unknown method {meta.get('peft')!r}")
@@ -111,7 +135,7 @@ def load_finetuned(directory: str | os.PathLike, device: str = "auto") -> Finetu
             model = adapter.restore(model, directory)
         else:
             base_dir = _find_base(meta["base_model"], directory)
-            overrides = config_overrides(meta["options"])
+            overrides = config_overrides(meta["options"], 0 if features is None else features.dim)
             loaded = _quiet_load(load_pretrained, base_dir, overrides)
             model = adapter.restore(loaded.model, directory)
     except MolpeftError:
@@ -120,7 +144,7 @@ def load_finetuned(directory: str | os.PathLike, device: str = "auto") -> Finetu
         raise CheckpointError(f"{weights}: {describe_load_error(exc)}") from None
     from molpeft_cli.settings import resolve_device
 
-    return FinetunedModel(model.to(resolve_device(device)).eval(), load_tokenizer(directory), meta)
+    return FinetunedModel(model.to(resolve_device(device)).eval(), load_tokenizer(directory), meta, features)
 
 
 class CheckpointError(MolpeftError):

@@ -145,12 +145,7 @@ def shutdown() -> None:
 
 def shard_batch(batch, shard: Shard):
     """A `training.batching.Batch` cut to this rank's rows (padding stays that of the global batch)."""
-    from molpeft_cli.training.batching import Batch
-
-    rows = shard.rows
-    labels = None if batch.labels is None else batch.labels[rows]
-    return Batch([batch.indices[i] for i in rows.tolist()], batch.input_ids[rows], batch.attention_mask[rows],
-                 labels)
+    return batch.rows(shard.rows)
 
 
 def predict_sharded(context: DistContext, predict, inputs: list) -> torch.Tensor:

@@ -71,7 +71,7 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     from molpeft_cli.settings import resolve_device
     from molpeft_cli.training.checkpoint import BaseModelRef, config_overrides, save_finetuned
     from molpeft_cli.training.distributed import launch_context, shutdown
-    from molpeft_cli.training.regression import LabelledSet, finetune_regression
+    from molpeft_cli.training.regression import LabelledSet, finetune_regression, with_features
 
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
@@ -90,11 +90,15 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     train_table = gather_training_data(split, extras, drop_leaking)
     valid_table = split.filter(pl.col("split") == "valid")
     train, valid = LabelledSet.from_table(train_table), LabelledSet.from_table(valid_table)
+    # the features' statistics come from the train split alone, so every selection of a seed shares them
+    features, (train, valid) = with_features(
+        options.features, split.filter(pl.col("split") == "train")["smiles_canonical"].to_list(), train, valid)
 
     base_ref = BaseModelRef.resolve(model_ref)
     recorder.inputs["model"] = base_ref.path
     torch.manual_seed(seed)  # the new head's initialisation
-    loaded = load_pretrained(base_ref.path, "regression", config_overrides=config_overrides(options.to_dict()))
+    loaded = load_pretrained(base_ref.path, "regression", config_overrides=config_overrides(
+        options.to_dict(), 0 if features is None else features.dim))
     model = adapter.prepare(loaded.model, options.to_dict())
     counts = count_parameters(model)
     selection = selection_name(extras)
@@ -139,8 +143,10 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
         "adapter": adapter.options_summary(options.to_dict()),
         "distributed": dist.describe(),
     }
+    if features is not None:
+        meta["features"] = features.describe()
     with atomic_dir(output) as tmp:
-        save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta)
+        save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta, features)
         write_table(result.log, tmp / "training_log.parquet")
         recorder.write(tmp, extra={"result": {k: meta[k] for k in ("trainable_params", "total_params",
                                                                    "best_epoch", "best_valid_mse", "converged",

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from molpeft_cli.choices import ADAPTERS
+from molpeft_cli.choices import ADAPTERS, FEATURE_SETS
 from molpeft_cli.errors import SettingError
 
 PEFT_METHODS = ADAPTERS
@@ -37,6 +37,10 @@ class FinetuneOptions:
                                                            "to fit (listed on stderr and in finetune.json); "
                                                            "off: fail on them instead",
                                                    "flags": ("--truncate/--no-truncate",)})
+    features: list[str] = field(default_factory=list, metadata={
+        "help": "extra molecule features beside the embedding in the head, comma-separated: rdkit2d (RDKit's 2D "
+                "descriptors), morgan-count (Morgan counts, radius 2, 2048); standardised on the training split, "
+                "stored with the checkpoint, recomputed at prediction (default: none)", "comma": True})
     bf16: bool = field(default=False, metadata={"help": "train under bfloat16 autocast (CPU: several times faster; "
                                                         "validation and predictions stay float32)",
                                                 "flags": ("--bf16/--fp32",)})
@@ -57,6 +61,12 @@ class FinetuneOptions:
             raise SettingError("warmup_epochs", "{setting} must be non-negative")
         if not 0.0 < self.plateau_factor <= 1.0:
             raise SettingError("plateau_factor", f"{{setting}} must be in (0, 1], got {self.plateau_factor}")
+        unknown = [k for k in self.features if k not in FEATURE_SETS]
+        if unknown:
+            raise SettingError("features", f"unknown {{setting}} {', '.join(map(repr, unknown))}; choose from "
+                               f"{', '.join(FEATURE_SETS)}")
+        if len(set(self.features)) != len(self.features):
+            raise SettingError("features", "{setting} names a set twice")
         for name in ("classifier_dropout", "embedding_dropout", "hidden_dropout", "lora_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:

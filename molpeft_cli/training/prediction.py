@@ -21,7 +21,8 @@ def predict_molecules(ft: FinetunedModel, smiles: Sequence[str], ids: Sequence[s
         names = [ids[i] if ids is not None else f"#{i + 1}" for i in encoded.truncated]
         log.warning(f"{len(names)} molecules longer than the model's {encoded.max_length} positions were cut to "
                     f"fit: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
-    z = predict_encoded(ft.model, encoded.input_ids, ft.tokenizer.pad_token_id, batch_size)
+    z = predict_encoded(ft.model, encoded.input_ids, ft.tokenizer.pad_token_id, batch_size,
+                        features=ft.featurize(smiles))
     return z * ft.label_std + ft.label_mean
 
 

@@ -37,10 +37,13 @@ class LabelledSet:
     ids: list[str]
     smiles: list[str]
     labels: np.ndarray  # float64, original units
+    features: np.ndarray | None = None  # [n, d] standardised molecule features (`--features`), else None
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.smiles) == len(self.labels)):
             raise ValueError("ids, smiles and labels differ in length")
+        if self.features is not None and len(self.features) != len(self.ids):
+            raise ValueError("features and molecules differ in length")
 
     @classmethod
     def from_table(cls, table: pl.DataFrame) -> LabelledSet:
@@ -48,6 +51,27 @@ class LabelledSet:
             raise MolpeftError(f"{table['label'].null_count()} molecules have no label; training needs labels")
         return cls(table["mol_id"].cast(pl.String).to_list(), table["smiles_canonical"].to_list(),
                    table["label"].cast(pl.Float64).to_numpy())
+
+
+def with_features(kinds: Sequence[str], fit_smiles: Sequence[str], *sets: LabelledSet):
+    """Fit the molecule features `kinds` on `fit_smiles` (the training split) and attach them to each set:
+    (MoleculeFeatures, [sets with features]); (None, sets unchanged) when `kinds` is empty."""
+    if not kinds:
+        return None, list(sets)
+    from dataclasses import replace
+
+    from molpeft_cli.chem.features import MoleculeFeatures, check_sets, raw_features
+
+    started = time.perf_counter()
+    kinds = check_sets(kinds)
+    unique = list(dict.fromkeys([*fit_smiles, *(smi for s in sets for smi in s.smiles)]))
+    row_of = {smi: i for i, smi in enumerate(unique)}
+    raw = raw_features(kinds, unique)  # each molecule once (RDKit's descriptors take ~10 ms each)
+    features = MoleculeFeatures.from_values(kinds, raw[[row_of[smi] for smi in fit_smiles]])
+    attached = [replace(s, features=features.standardise(raw[[row_of[smi] for smi in s.smiles]])) for s in sets]
+    log.info(f"features {'+'.join(features.sets)}: {features.dim} columns, standardised on {len(fit_smiles)} "
+             f"training molecules ({time.perf_counter() - started:.1f} s)")
+    return features, attached
 
 
 @dataclass
@@ -98,14 +122,16 @@ def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Se
 
 
 @torch.no_grad()
-def predict_encoded(model: nn.Module, input_ids: list[list[int]], pad_id: int, batch_size: int = 128) -> np.ndarray:
-    """Standardised-scale predictions in input order; eval mode, length-sorted batches (deterministic)."""
+def predict_encoded(model: nn.Module, input_ids: list[list[int]], pad_id: int, batch_size: int = 128,
+                    features: np.ndarray | None = None) -> np.ndarray:
+    """Standardised-scale predictions in input order; eval mode, length-sorted batches (deterministic).
+    `features`: the molecules' standardised extra features, for a model whose head takes them."""
     model.eval()
     device = next(model.parameters()).device
     indices, outputs = [], []
-    for batch in iter_batches(input_ids, batch_size, pad_id, shuffle=False):
+    for batch in iter_batches(input_ids, batch_size, pad_id, shuffle=False, features=features):
         batch = batch.to(device)
-        out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+        out = model(**batch.inputs())
         indices.append(batch.indices)
         outputs.append(out.logits.squeeze(-1).double().cpu())
     if not outputs:
@@ -161,14 +187,14 @@ def finetune_regression(
         epoch_start = time.perf_counter()
         total, count = 0.0, 0
         for batch in iter_batches(enc_train.input_ids, options.batch_size, pad_id, shuffle=True,
-                                  seed=seed * 100_003 + epoch, labels=z_train):
+                                  seed=seed * 100_003 + epoch, labels=z_train, features=train.features):
             if dist.distributed:
                 shard = dist.shard(len(batch.indices))
                 batch = shard_batch(batch, shard)
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
-                out = train_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+                out = train_model(**batch.inputs())
             if dist.distributed:
                 per_row = regression_loss(out.logits, batch.labels, reduction="none")
                 loss = dist.rank_loss(per_row, shard)
@@ -189,9 +215,11 @@ def finetune_regression(
             count += step_count
         if dist.distributed:  # each rank predicts its block of the validation set; every rank gets them all
             pred = scaler.inverse(predict_sharded(
-                dist, lambda ids: predict_encoded(model, ids, pad_id), enc_valid.input_ids).numpy())
+                dist, lambda rows: predict_encoded(model, [enc_valid.input_ids[i] for i in rows], pad_id,
+                                                   features=None if valid.features is None else valid.features[rows]),
+                list(range(len(enc_valid.input_ids)))).numpy())
         else:
-            pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id))
+            pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id, features=valid.features))
         metrics = regression_metrics(valid.labels, pred)
         row = {"epoch": epoch, "train_loss": total / count, "valid_mse": metrics["mse"],
                "valid_mae": metrics["mae"], "lr": schedule.lr, "seconds": time.perf_counter() - epoch_start}

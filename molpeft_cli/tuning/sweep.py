@@ -45,6 +45,8 @@ def check_output(output: Path) -> None:
 def trial_key(split_sha: str, model_sha: str, options: dict[str, Any], seed: int) -> str:
     if options.get("peft") != "lora":  # LoRA's options do not touch other methods' trials
         options = {k: v for k, v in options.items() if not k.startswith("lora_")}
+    if not options.get("features"):  # keys of trials without extra features stay as before the option existed
+        options = {k: v for k, v in options.items() if k != "features"}
     text = json.dumps({"split": split_sha, "model": model_sha, "options": options, "seed": seed}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

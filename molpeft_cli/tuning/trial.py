@@ -47,7 +47,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
     from molpeft_cli.model.loading import load_pretrained
     from molpeft_cli.training.checkpoint import config_overrides
     from molpeft_cli.training.options import FinetuneOptions
-    from molpeft_cli.training.regression import finetune_regression
+    from molpeft_cli.training.regression import finetune_regression, with_features
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
@@ -58,7 +58,9 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
     library.setLevel(logging.ERROR)  # the base model's head notes and per-trial warnings would repeat every trial
     try:
         torch.manual_seed(spec.seed)  # the new head's initialisation, as in `molpeft finetune`
-        loaded = load_pretrained(spec.model_path, "regression", config_overrides=config_overrides(spec.options))
+        features, (train, valid) = with_features(options.features, train.smiles, train, valid)
+        loaded = load_pretrained(spec.model_path, "regression", config_overrides=config_overrides(
+            spec.options, 0 if features is None else features.dim))
         model = REGISTRY[options.peft].prepare(loaded.model, spec.options)
         result = finetune_regression(model, loaded.tokenizer, options, train, valid, spec.seed, device=spec.device)
     finally:
