@@ -38,7 +38,7 @@ def _mol(text: str):
 
     mol = Chem.MolFromSmiles(text) if text else None
     if mol is None:
-        raise MolpeftError(f"features: RDKit cannot parse {text!r}")
+        raise MolpeftError(f"RDKit cannot parse {text!r}")
     return mol
 
 
@@ -50,19 +50,19 @@ def rdkit2d_names() -> list[str]:
 
 def rdkit2d(smiles: Sequence[str]) -> np.ndarray:
     """[n, len(rdkit2d_names())] float64; NaN where RDKit fails on one descriptor of one molecule."""
-    from rdkit import RDLogger
+    from rdkit import rdBase
     from rdkit.Chem import Descriptors
 
-    RDLogger.DisableLog("rdApp.*")  # a descriptor that fails on one molecule gives NaN here, not a log line
     functions = [fn for _, fn in Descriptors.descList]
     out = np.full((len(smiles), len(functions)), math.nan)
     for i, text in enumerate(smiles):
         mol = _mol(text)
-        for j, fn in enumerate(functions):
-            try:
-                out[i, j] = float(fn(mol))
-            except Exception:  # noqa: BLE001 - RDKit descriptors raise assorted errors on odd molecules
-                pass
+        with rdBase.BlockLogs():  # a descriptor that fails on one molecule gives NaN here, not a log line
+            for j, fn in enumerate(functions):
+                try:
+                    out[i, j] = float(fn(mol))
+                except Exception:  # noqa: BLE001 - RDKit descriptors raise assorted errors on odd molecules
+                    pass
     return out
 
 

@@ -38,18 +38,14 @@ class ForestConfig:
 
 
 def morgan_count_matrix(smiles: Sequence[str], radius: int = MORGAN_RADIUS, n_bits: int = MORGAN_BITS) -> np.ndarray:
-    """Folded Morgan count fingerprints, one row per molecule (float32 for scikit-learn)."""
-    from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
+    """Folded Morgan count fingerprints, one row per molecule (float32 for scikit-learn); the same counts as
+    `finetune --features morgan-count` (`chem.features.morgan_counts`)."""
+    from molpeft_cli.chem.features import morgan_counts
 
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-    rows = []
-    for text in smiles:
-        mol = Chem.MolFromSmiles(text)
-        if mol is None:
-            raise MolpeftError(f"baseline: RDKit cannot parse {text!r} from the split table")
-        rows.append(generator.GetCountFingerprintAsNumPy(mol))
-    return np.asarray(rows, dtype=np.float32).reshape(len(rows), n_bits)
+    try:
+        return morgan_counts(smiles, radius, n_bits).astype(np.float32)
+    except MolpeftError as exc:
+        raise MolpeftError(f"baseline: {exc} from the split table") from None
 
 
 def fit_forest(split: pl.DataFrame, seed: int, config: ForestConfig) -> tuple[dict, pl.DataFrame]:
