@@ -29,8 +29,6 @@ __all__ = ["FEATURE_SETS", "MoleculeFeatures", "morgan_counts", "rdkit2d"]
 
 FEATURES_FILE = "features.safetensors"
 CLIP = 10.0
-MORGAN_COUNT_RADIUS = 2
-MORGAN_COUNT_BITS = 2048
 
 
 def _mol(text: str):
@@ -66,10 +64,14 @@ def rdkit2d(smiles: Sequence[str]) -> np.ndarray:
     return out
 
 
-def morgan_counts(smiles: Sequence[str], radius: int = MORGAN_COUNT_RADIUS,
-                  n_bits: int = MORGAN_COUNT_BITS) -> np.ndarray:
-    """Folded Morgan count fingerprints, [n, n_bits] float64."""
+def morgan_counts(smiles: Sequence[str], radius: int | None = None, n_bits: int | None = None) -> np.ndarray:
+    """Folded Morgan count fingerprints, [n, n_bits] float64 (default: the tool's one fingerprint, radius 2, 2048)."""
     from rdkit.Chem import rdFingerprintGenerator
+
+    from molpeft_cli.chem.fingerprints import MORGAN_BITS, MORGAN_RADIUS
+
+    radius = MORGAN_RADIUS if radius is None else radius
+    n_bits = MORGAN_BITS if n_bits is None else n_bits
 
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     out = np.zeros((len(smiles), n_bits))
@@ -82,7 +84,9 @@ def set_names(kind: str) -> list[str]:
     if kind == "rdkit2d":
         return [f"rdkit2d:{name}" for name in rdkit2d_names()]
     if kind == "morgan-count":
-        return [f"morgan-count:{i}" for i in range(MORGAN_COUNT_BITS)]
+        from molpeft_cli.chem.fingerprints import MORGAN_BITS
+
+        return [f"morgan-count:{i}" for i in range(MORGAN_BITS)]
     raise MolpeftError(f"unknown feature set {kind!r}; choose from {', '.join(FEATURE_SETS)}")
 
 
@@ -129,14 +133,12 @@ class MoleculeFeatures:
         """`fit` on raw values already computed (`raw_features(sets, training smiles)`)."""
         if not len(values):
             raise MolpeftError("features: no training molecules to standardise the features on")
+        from molpeft_cli.training.descriptors import zscore_stats
+
         names = [name for kind in sets for name in set_names(kind)]
-        finite = np.where(np.isfinite(values), values, np.nan)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled below
-            mean = np.nanmean(finite, axis=0)
-            std = np.nanstd(finite, axis=0)
-        mean = np.where(np.isfinite(mean), mean, 0.0)
-        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: zscore_stats gives them 0 and 1
+            mean, std = zscore_stats(np.where(np.isfinite(values), values, np.nan))
         return cls(sets, names, mean, std)
 
     def transform(self, smiles: Sequence[str]) -> np.ndarray:
