@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Copy a finished study's publishable outputs (no checkpoints) into the repository, e.g. results/lipophilicity-full/:
-# the report (report.md, report.html, figures/), its tables (cells.parquet: one row per adapter x selection x seed
-# with `converged`; differences.parquet; summary.parquet) and the run's plan and history (run.json,
-# run_history.jsonl), plus the report step's manifest, which hashes every input it read.
+# the report (report.md, headline.md, report.html, figures/), its tables (cells.parquet: one row per adapter x
+# selection x seed with `converged`; differences.parquet; ratios.parquet; summary.parquet) and the run's plan and
+# history (run.json, run_history.jsonl), plus the report step's manifest, which hashes every input it read.
 #   bench/publish_study.sh RUN_DIR DEST_DIR
 # Refuses a run whose report is missing or older than one of its cells' metrics (an unfinished or resumed-but-not-
 # reported run).
@@ -20,7 +20,7 @@ rm -rf "$tmp"
 mkdir -p "$tmp"
 cp "$REPORT"/report.md "$REPORT"/cells.parquet "$REPORT"/differences.parquet "$tmp/"
 cp "$REPORT/manifest.json" "$tmp/report.manifest.json"
-for f in report.html summary.parquet; do [ -f "$REPORT/$f" ] && cp "$REPORT/$f" "$tmp/"; done
+for f in headline.md report.html summary.parquet ratios.parquet; do [ -f "$REPORT/$f" ] && cp "$REPORT/$f" "$tmp/"; done
 [ -d "$REPORT/figures" ] && cp -r "$REPORT/figures" "$tmp/"
 cp "$RUN/run.json" "$tmp/"
 [ -f "$RUN/run_history.jsonl" ] && cp "$RUN/run_history.jsonl" "$tmp/"

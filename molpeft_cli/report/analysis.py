@@ -12,7 +12,14 @@ from molpeft_cli.errors import MolpeftError
 from molpeft_cli.report.baseline import ForestConfig, forest_baselines
 from molpeft_cli.report.chemprop_baseline import ChempropConfig
 from molpeft_cli.report.collect import DIRECT_VARIANT, MAIN_VARIANT, RunData
-from molpeft_cli.report.stats import N_RESAMPLES, Interval, cell_summary, compare_cells, differences_to_none
+from molpeft_cli.report.stats import (
+    N_RESAMPLES,
+    Interval,
+    cell_summary,
+    compare_cells,
+    differences_to_none,
+    ratios_to_full,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,7 @@ class Analysis:
     summary: pl.DataFrame  # cell_summary of every variant
     differences: pl.DataFrame  # two-stage cells against the same adapter's `none` cell
     finetuning: Interval | None  # two-stage minus direct, full fine-tuning, selection none
+    ratios: pl.DataFrame | None = None  # PEFT test MSE over full fine-tuning's (same selection; best cells)
     baseline: pl.DataFrame | None = None  # one RF metrics row per seed
     baseline_predictions: dict[int, pl.DataFrame] = field(default_factory=dict)
     baseline_note: str = ""
@@ -58,6 +66,15 @@ class Analysis:
         return float(self.chemprop["mse"].mean()) if self.chemprop is not None and self.chemprop.height else None
 
 
+def best_rows(main_summary: pl.DataFrame) -> list[dict]:
+    """The summary row with the lowest mean test MSE per adapter (on a tie, the first in the summary's order)."""
+    best: dict[str, dict] = {}
+    for row in main_summary.filter(pl.col("mse_mean").is_not_null()).iter_rows(named=True):
+        if row["adapter"] not in best or row["mse_mean"] < best[row["adapter"]]["mse_mean"]:
+            best[row["adapter"]] = row
+    return list(best.values())
+
+
 def analyse(data: RunData, options: ReportOptions) -> Analysis:
     log.info(f"comparing {data.metrics.height} evaluated cells over {len(data.seeds)} seed(s) "
          f"({options.n_resamples} bootstrap resamples)")
@@ -68,6 +85,8 @@ def analyse(data: RunData, options: ReportOptions) -> Analysis:
                                  data.cell_predictions(DIRECT_VARIANT, "full", "none"),
                                  "full/none two-stage-direct", options.n_resamples, options.seed),
     )
+    best = {row["adapter"]: row["selection"] for row in best_rows(analysis.main_summary())}
+    analysis.ratios = ratios_to_full(data, best, options.n_resamples, options.seed)
     _add_baseline(analysis, data.run_dir)
     _add_chemprop(analysis, data.run_dir)
     return analysis

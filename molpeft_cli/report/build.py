@@ -10,11 +10,11 @@ from molpeft_cli.data.atomic import atomic_dir, write_text_atomic
 from molpeft_cli.data.manifest import build_manifest, now, write_manifest
 from molpeft_cli.data.tables import write_table
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.report import data_sections, results_sections, run_sections
+from molpeft_cli.report import data_sections, headline, results_sections, run_sections
 from molpeft_cli.report.analysis import Analysis, ReportOptions, analyse
 from molpeft_cli.report.collect import collect_run
 from molpeft_cli.report.coverage import missing_cells
-from molpeft_cli.report.document import Document, Paragraph
+from molpeft_cli.report.document import Document, Paragraph, Section
 from molpeft_cli.report.render_html import render_html
 from molpeft_cli.report.render_md import render_markdown
 
@@ -24,9 +24,9 @@ INPUTS = ("run.json", "data/split.parquet", "data/pool.parquet", "data/split_com
 
 def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOptions | None = None,
                  argv: list[str] | None = None) -> Path:
-    """Write report.md, report.html (self-contained), figures/*.png, cells.parquet, summary.parquet,
-    differences.parquet and manifest.json to `out_dir`, replacing it as a whole; returns `out_dir`. `argv`: the
-    command line recorded in the manifest."""
+    """Write report.md, headline.md, report.html (self-contained), figures/*.png, cells.parquet, summary.parquet,
+    differences.parquet, ratios.parquet and manifest.json to `out_dir`, replacing it as a whole; returns
+    `out_dir`. `argv`: the command line recorded in the manifest."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     options = options or ReportOptions()
     started = now()
@@ -37,9 +37,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOption
         document = compose(analysis, tmp / "figures")
         write_text_atomic(tmp / "report.md", render_markdown(document, tmp))
         write_text_atomic(tmp / "report.html", render_html(document))
+        write_text_atomic(tmp / "headline.md", render_markdown(headline_document(document), tmp))
         write_table(analysis.data.metrics, tmp / "cells.parquet")  # one row per cell and seed, with `converged`
         write_table(analysis.summary, tmp / "summary.parquet")  # one row per cell: mean and sd over seeds
         write_table(analysis.differences, tmp / "differences.parquet")
+        write_table(analysis.ratios, tmp / "ratios.parquet")  # PEFT test MSE over full fine-tuning's
         params = {"n_resamples": options.n_resamples, "seed": options.seed, "baseline": options.baseline,
                   "chemprop": options.chemprop, "chemprop_config": asdict(options.chemprop_config),
                   "forest": asdict(options.forest), "influence_check": options.influence_check}
@@ -52,9 +54,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOption
 
 
 def compose(analysis: Analysis, figures_dir: Path) -> Document:
+    matrix = results_sections.matrix_section(analysis, figures_dir)
     sections = [
+        headline.headline_section(analysis),
         run_sections.header_section(analysis),
-        results_sections.matrix_section(analysis, figures_dir),
+        matrix,
         results_sections.statistics_section(analysis),
         results_sections.tradeoff_section(analysis, figures_dir),
         results_sections.parity_section(analysis, figures_dir),
@@ -66,13 +70,13 @@ def compose(analysis: Analysis, figures_dir: Path) -> Document:
     ]
     if analysis.baseline is not None:
         forest = analysis.options.forest
-        sections[1].blocks.append(Paragraph(
+        matrix.blocks.append(Paragraph(
             f"RF baseline: scikit-learn random forest ({forest.n_trees} trees, max_features {forest.max_features:.2f})"
             f" on Morgan count fingerprints (radius {forest.radius}, {forest.n_bits} bits), trained on the train "
             "split of data/split.parquet and scored on its test split, one forest per seed."))
     if analysis.chemprop is not None:
         chemprop = analysis.options.chemprop_config
-        sections[1].blocks.append(Paragraph(
+        matrix.blocks.append(Paragraph(
             f"chemprop baseline: chemprop v2 D-MPNN with its command-line defaults (bond messages, hidden "
             f"{chemprop.hidden}, depth {chemprop.depth}, norm aggregation, one FFN layer) for {chemprop.epochs} "
             "epochs, the best validation epoch scored on the same test split, one model per seed."))
@@ -81,6 +85,12 @@ def compose(analysis: Analysis, figures_dir: Path) -> Document:
         sections.append(notes)
     return Document(title=f"molpeft report: {analysis.data.run_dir.resolve().name}",
                     alerts=run_sections.test_target_alerts(analysis), sections=sections)
+
+
+def headline_document(document: Document) -> Document:
+    """The report's alerts and its headline section alone (headline.md), for a README or a paper's first page."""
+    sections: list[Section] = [s for s in document.sections if s.title == headline.TITLE]
+    return Document(title=document.title, alerts=document.alerts, sections=sections)
 
 
 def check_output_dir(run_dir: Path, out_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from molpeft_cli.report import figures
-from molpeft_cli.report.analysis import Analysis
+from molpeft_cli.report.analysis import Analysis, best_rows
 from molpeft_cli.report.collect import DIRECT_VARIANT, MAIN_VARIANT
 from molpeft_cli.report.document import (
     Cell,
@@ -34,11 +34,7 @@ def _row(summary: pl.DataFrame, adapter: str, selection: str, variant: str = MAI
 
 def best_cells(analysis: Analysis) -> dict[str, dict]:
     """The lowest mean test MSE per adapter (two-stage)."""
-    best: dict[str, dict] = {}
-    for row in analysis.main_summary().filter(pl.col("mse_mean").is_not_null()).iter_rows(named=True):
-        if row["adapter"] not in best or row["mse_mean"] < best[row["adapter"]]["mse_mean"]:
-            best[row["adapter"]] = row
-    return best
+    return {row["adapter"]: row for row in best_rows(analysis.main_summary())}
 
 
 def matrix_section(analysis: Analysis, figures_dir: Path) -> Section:

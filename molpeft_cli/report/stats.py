@@ -60,14 +60,7 @@ def cell_summary(metrics: pl.DataFrame) -> pl.DataFrame:
 def squared_error_differences(cell: Mapping[int, pl.DataFrame], reference: Mapping[int, pl.DataFrame]
                               ) -> dict[int, np.ndarray]:
     """Per seed present in both: (pred_cell - y)^2 - (pred_ref - y)^2 for the test molecules both predicted."""
-    differences = {}
-    for seed in sorted(set(cell) & set(reference)):
-        joined = cell[seed].join(reference[seed].select("mol_id", pl.col("prediction").alias("reference")),
-                                 on="mol_id", how="inner")
-        if joined.height:
-            y, p, r = (joined[c].to_numpy() for c in ("label", "prediction", "reference"))
-            differences[seed] = (p - y) ** 2 - (r - y) ** 2
-    return differences
+    return {seed: a - b for seed, (a, b) in paired_squared_errors(cell, reference).items()}
 
 
 def hierarchical_bootstrap(per_seed: Sequence[np.ndarray], n_resamples: int = N_RESAMPLES, seed: int = 0,
@@ -91,6 +84,60 @@ def hierarchical_bootstrap(per_seed: Sequence[np.ndarray], n_resamples: int = N_
     low, high = np.quantile(resampled, [tail, 1.0 - tail])
     return Interval(estimate=float(np.mean([a.mean() for a in arrays])), low=float(low), high=float(high),
                     n_seeds=n_seeds, n_molecules=min(a.size for a in arrays))
+
+
+def hierarchical_ratio_bootstrap(per_seed: Sequence[tuple[np.ndarray, np.ndarray]], n_resamples: int = N_RESAMPLES,
+                                 seed: int = 0, level: float = LEVEL) -> Interval:
+    """Percentile interval of mean(a) / mean(b), where each mean is over seeds of per-seed means and every seed's
+    two arrays are paired element by element (the same resampled molecules enter both)."""
+    pairs = [(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)) for a, b in per_seed if len(a)]
+    if not pairs:
+        raise ValueError("no paired values to bootstrap")
+    if any(a.shape != b.shape for a, b in pairs):
+        raise ValueError("a ratio needs the two cells' values paired one to one in every seed")
+    rng = np.random.default_rng(seed)
+    n_seeds = len(pairs)
+    drawn = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
+    numerator, denominator = np.zeros(n_resamples), np.zeros(n_resamples)
+    for slot in range(n_seeds):
+        for index, (a, b) in enumerate(pairs):
+            rows = np.flatnonzero(drawn[:, slot] == index)
+            if rows.size:
+                picks = rng.integers(0, a.size, size=(rows.size, a.size))
+                numerator[rows] += a[picks].mean(axis=1)
+                denominator[rows] += b[picks].mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = numerator / denominator
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(ratios, [tail, 1.0 - tail])
+    estimate = np.mean([a.mean() for a, _ in pairs]) / np.mean([b.mean() for _, b in pairs])
+    return Interval(estimate=float(estimate), low=float(low), high=float(high), n_seeds=n_seeds,
+                    n_molecules=min(a.size for a, _ in pairs))
+
+
+def paired_squared_errors(cell: Mapping[int, pl.DataFrame], reference: Mapping[int, pl.DataFrame]
+                          ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per seed present in both: the squared errors of the cell and of the reference on the molecules both
+    predicted, in the same order."""
+    errors = {}
+    for seed in sorted(set(cell) & set(reference)):
+        joined = cell[seed].join(reference[seed].select("mol_id", pl.col("prediction").alias("reference")),
+                                 on="mol_id", how="inner")
+        if joined.height:
+            y, p, r = (joined[c].to_numpy() for c in ("label", "prediction", "reference"))
+            errors[seed] = ((p - y) ** 2, (r - y) ** 2)
+    return errors
+
+
+def mse_ratio(cell: Mapping[int, pl.DataFrame], reference: Mapping[int, pl.DataFrame], name: str,
+              n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval | None:
+    """Test MSE of `cell` over that of `reference` (paired on seed and mol_id) with its bootstrap interval, or
+    None without shared seeds and molecules. Seeded like `compare_cells`."""
+    errors = paired_squared_errors(cell, reference)
+    if not errors:
+        return None
+    stream = np.random.SeedSequence([seed, zlib.crc32(name.encode())])
+    return hierarchical_ratio_bootstrap(list(errors.values()), n_resamples, int(stream.generate_state(1)[0]))
 
 
 def compare_cells(cell: Mapping[int, pl.DataFrame], reference: Mapping[int, pl.DataFrame], name: str,
@@ -119,6 +166,38 @@ def differences_to_none(data: RunData, n_resamples: int = N_RESAMPLES, seed: int
             interval = compare_cells(cell, reference, f"{adapter}/{selection}-none", n_resamples, seed)
             rows.append({"adapter": adapter, "selection": selection, **interval_fields(interval)})
     return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, strict=False)
+
+
+def ratios_to_full(data: RunData, best: Mapping[str, str], n_resamples: int = N_RESAMPLES, seed: int = 0
+                   ) -> pl.DataFrame:
+    """Every two-stage PEFT cell's test MSE over full fine-tuning's with the same selection ("same selection"),
+    and each PEFT adapter's best cell over full's best cell ("best cells"; `best`: adapter -> its best selection),
+    with paired bootstrap intervals. Empty without a full fine-tuning cell."""
+    rows = []
+    for adapter in data.adapters():
+        if adapter == "full":
+            continue
+        pairs = [("same selection", s, s) for s in data.selection_names()]
+        if adapter in best and "full" in best:
+            pairs.append(("best cells", best[adapter], best["full"]))
+        for comparison, selection, reference_selection in pairs:
+            cell = data.cell_predictions(MAIN_VARIANT, adapter, selection)
+            reference = data.cell_predictions(MAIN_VARIANT, "full", reference_selection)
+            if not cell or not reference:
+                continue
+            interval = mse_ratio(cell, reference, f"{adapter}/{selection}:full/{reference_selection}", n_resamples,
+                                 seed)
+            if interval is not None:
+                rows.append({"comparison": comparison, "adapter": adapter, "selection": selection,
+                             "full_selection": reference_selection, "ratio": interval.estimate,
+                             "ci_low": interval.low, "ci_high": interval.high, "n_seeds": interval.n_seeds,
+                             "n_molecules": interval.n_molecules})
+    return pl.DataFrame(rows, schema=RATIO_SCHEMA, strict=False)
+
+
+RATIO_SCHEMA = {"comparison": pl.String, "adapter": pl.String, "selection": pl.String, "full_selection": pl.String,
+                "ratio": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "n_seeds": pl.Int64,
+                "n_molecules": pl.Int64}
 
 
 INTERVAL_SCHEMA = {"adapter": pl.String, "selection": pl.String, "n_seeds": pl.Int64, "n_molecules": pl.Int64,

@@ -22,8 +22,15 @@ def _fast(trees: int) -> ReportOptions:
     return ReportOptions(forest=ForestConfig(n_trees=trees), chemprop=False)
 
 
-def md_row(markdown: str, first_cell: str) -> list[str]:
-    for line in markdown.splitlines():
+def section_text(markdown: str, title: str) -> str:
+    """The Markdown of one `## title` section."""
+    return markdown.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def md_row(markdown: str, first_cell: str, section: str | None = None) -> list[str]:
+    """The cells of the first table row starting with `first_cell`: in `section`, or else after the headline."""
+    text = section_text(markdown, section) if section else markdown.split("\n## What was run\n", 1)[1]
+    for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("|") and cells[0] == first_cell:
             return cells
@@ -38,7 +45,8 @@ def expected(adapter: str, selection: str, variant: str = "two-stage") -> str:
 
 def test_report_folder_has_every_output(three_seed_report):
     names = {p.name for p in three_seed_report.iterdir()}
-    assert {"report.md", "report.html", "figures", "manifest.json", "cells.parquet", "differences.parquet"} <= names
+    assert {"report.md", "headline.md", "report.html", "figures", "manifest.json", "cells.parquet",
+            "differences.parquet", "ratios.parquet"} <= names
     assert {p.stem for p in (three_seed_report / "figures").glob("*.png")} == FIGURES
     manifest = json.loads((three_seed_report / "manifest.json").read_text())
     assert manifest["command"] == "report" and manifest["seeds"] == [0, 1, 2]
@@ -83,6 +91,36 @@ def test_clearly_better_cell_excludes_zero_and_equal_cell_includes_it(three_seed
     markdown = (three_seed_report / "report.md").read_text()
     stats_rows = [line for line in markdown.splitlines() if line.startswith("| full | influence |")]
     assert len(stats_rows) == 1 and "**[" in stats_rows[0] and "better" in stats_rows[0]
+
+
+def test_headline_gives_ratios_to_full_with_intervals(three_seed_report):
+    ratios = pl.read_parquet(three_seed_report / "ratios.parquet")
+    rows = {(r["comparison"], r["adapter"], r["selection"]): r for r in ratios.iter_rows(named=True)}
+    lora = rows[("same selection", "lora", "none")]  # 0.700 over 1.000, both means over seeds 0-2
+    assert lora["ratio"] == pytest.approx(0.7) and lora["full_selection"] == "none" and lora["n_seeds"] == 3
+    assert lora["ci_low"] < 0.7 < lora["ci_high"]
+    bitfit = rows[("same selection", "bitfit", "none")]  # seed 2 missing: paired on seeds 0 and 1 only
+    assert bitfit["ratio"] == pytest.approx(0.85 / 1.05) and bitfit["n_seeds"] == 2
+    best = rows[("best cells", "lora", "random")]  # lora's best (0.600) over full's best, influence (0.250)
+    assert best["ratio"] == pytest.approx(0.6 / 0.25) and best["full_selection"] == "influence"
+    assert best["ci_low"] > 1
+    assert not ratios.filter(pl.col("adapter") == "full").height
+
+    markdown = (three_seed_report / "report.md").read_text()
+    assert markdown.index("## Headline") < markdown.index("## What was run")
+    row = md_row(markdown, "lora", section="Headline")
+    assert row[2] == expected("lora", "none") and row[3] == f"{expected('lora', 'random')} (random)"
+    assert row[4] == f"0.70 [{lora['ci_low']:.2f}, {lora['ci_high']:.2f}]"
+    assert row[5] == f"2.40 [{best['ci_low']:.2f}, {best['ci_high']:.2f}]"
+    assert md_row(markdown, "full", section="Headline")[4:] == ["1 (reference)", "1 (reference)"]
+    assert md_row(markdown, "bitfit", section="Headline")[2] == f"{expected('bitfit', 'none')} [2 of 3 seeds]"
+    headline = section_text(markdown, "Headline")
+    assert "of 6 compared: full/influence -0.750 [" in headline  # the one selection that beats none
+    assert "Two-stage (MLM, then supervised) minus direct" in headline and "ΔMSE -0.300" in headline
+    assert "random forest on Morgan counts" in headline and "the best cell here, full/influence, 0.250" in headline
+
+    alone = (three_seed_report / "headline.md").read_text()
+    assert alone.count("\n## ") == 1 and section_text(alone, "Headline") == headline
 
 
 def test_missing_cells_are_listed(three_seed_report):

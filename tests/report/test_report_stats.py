@@ -4,7 +4,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from molpeft_cli.report.stats import cell_summary, compare_cells, hierarchical_bootstrap, jaccard, selection_overlap
+from molpeft_cli.report.stats import (
+    cell_summary,
+    compare_cells,
+    hierarchical_bootstrap,
+    hierarchical_ratio_bootstrap,
+    jaccard,
+    mse_ratio,
+    selection_overlap,
+)
 
 
 def test_one_seed_without_noise_collapses_to_the_true_difference():
@@ -76,3 +84,39 @@ def test_selection_overlap_averages_jaccard_over_seeds():
     assert mean[0, 2] == 0.0 and count[0, 2] == 1
     assert mean[2, 2] == 1.0
     assert np.isnan(jaccard(set(), set()))
+
+
+def test_ratio_of_identical_or_scaled_cells_is_exact():
+    errors = np.random.default_rng(2).exponential(size=50)
+    same = hierarchical_ratio_bootstrap([(errors, errors)], n_resamples=300, seed=0)
+    assert (same.estimate, same.low, same.high) == pytest.approx((1.0, 1.0, 1.0))
+    doubled = hierarchical_ratio_bootstrap([(2 * errors, errors), (6 * errors, 3 * errors)], n_resamples=300)
+    assert (doubled.estimate, doubled.low, doubled.high) == pytest.approx((2.0, 2.0, 2.0))
+    assert doubled.n_seeds == 2 and doubled.n_molecules == 50
+
+
+def test_ratio_is_of_means_over_seeds_and_matches_the_delta_method():
+    rng = np.random.default_rng(7)
+    a, b = rng.exponential(0.8, size=400), rng.exponential(1.0, size=400)
+    two = hierarchical_ratio_bootstrap([(a, b), (2 * a, b)], n_resamples=200, seed=1)
+    assert two.estimate == pytest.approx((a.mean() + 2 * a.mean()) / (2 * b.mean()))
+    interval = hierarchical_ratio_bootstrap([(a, b)], n_resamples=4000, seed=3)
+    ratio = a.mean() / b.mean()
+    # delta method for a ratio of two means of paired values
+    gradient = np.array([1 / b.mean(), -a.mean() / b.mean() ** 2])
+    se = np.sqrt(gradient @ np.cov(np.vstack([a, b])) @ gradient / a.size)
+    assert interval.estimate == pytest.approx(ratio)
+    assert interval.low == pytest.approx(ratio - 1.96 * se, abs=0.03)
+    assert interval.high == pytest.approx(ratio + 1.96 * se, abs=0.03)
+
+
+def test_ratio_pairs_on_mol_id_and_needs_shared_seeds():
+    ids = [f"m{i}" for i in range(20)]
+    labels = np.linspace(-1, 3, 20)
+    cell = {0: _predictions(ids, labels, 0.2)}
+    reference = {0: _predictions(ids, labels, 0.4).reverse()}
+    interval = mse_ratio(cell, reference, "toy", n_resamples=200)
+    assert (interval.estimate, interval.low, interval.high) == pytest.approx((0.25, 0.25, 0.25))
+    assert mse_ratio(cell, {3: reference[0]}, "no shared seed") is None
+    with pytest.raises(ValueError, match="paired"):
+        hierarchical_ratio_bootstrap([(np.ones(3), np.ones(4))])
