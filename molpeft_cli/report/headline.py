@@ -11,6 +11,7 @@ import polars as pl
 
 from molpeft_cli.report.analysis import Analysis, best_rows
 from molpeft_cli.report.document import Bullets, Cell, Paragraph, Section, Strong, Table, fmt, fmt_count, fmt_mean_sd
+from molpeft_cli.report.results_sections import route_meaning
 
 TITLE = "Headline"
 
@@ -94,8 +95,7 @@ def _route_text(analysis: Analysis) -> str:
     interval = analysis.finetuning
     if interval is None:
         return "Two-stage vs direct fine-tuning: not in this run (no paired full/none cells of both routes)."
-    meaning = ("the MLM stage helped" if interval.high < 0 else "the MLM stage hurt" if interval.low > 0
-               else "no clear difference")
+    meaning = route_meaning(interval)
     return (f"Two-stage (MLM, then supervised) minus direct, full fine-tuning with no added "
             f"data: ΔMSE {fmt(interval.estimate, 3)} [{fmt(interval.low, 3)}, {fmt(interval.high, 3)}] over "
             f"{interval.n_seeds} seed(s): {meaning}.")

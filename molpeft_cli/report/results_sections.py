@@ -198,8 +198,13 @@ def finetuning_section(analysis: Analysis, figures_dir: Path) -> Section:
 def _finetuning_verdict(interval: Interval | None) -> str:
     if interval is None:
         return "No paired test predictions, so no confidence interval for the difference."
-    meaning = ("the MLM stage helped" if interval.high < 0 else "the MLM stage hurt" if interval.low > 0
-               else "no clear difference")
+    meaning = route_meaning(interval)
     ci = interval_text(interval.low, interval.high)
     return (f"Two-stage minus direct ΔMSE {fmt(interval.estimate, 4)}, 95% CI {ci}"
             f" over {interval.n_seeds} seed(s) × {interval.n_molecules} test molecules (paired bootstrap): {meaning}.")
+
+
+def route_meaning(interval: Interval) -> str:
+    """What a two-stage minus direct interval says about the MLM stage."""
+    return ("the MLM stage helped" if interval.high < 0 else "the MLM stage hurt" if interval.low > 0
+            else "no clear difference")
