@@ -123,7 +123,7 @@ def select(config: SelectConfig, runtime: Runtime | None = None) -> SelectResult
 
 
 def build_report(config: ReportConfig, runtime: Runtime | None = None) -> ReportResult:
-    """report.md, report.html and figures for a run directory."""
+    """report.md, headline.md, report.html, figures and tables for a run directory."""
     return _run("report", config, runtime)
 
 

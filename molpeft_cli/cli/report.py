@@ -1,4 +1,5 @@
-"""`molpeft report`: turn a run directory into report.md, a self-contained report.html and figures."""
+"""`molpeft report`: turn a run directory into report.md (and its headline alone, headline.md), a self-contained
+report.html, figures and tables."""
 
 from __future__ import annotations
 
@@ -16,5 +17,6 @@ def register(app: typer.Typer) -> None:
         result = build_report(config, runtime_of(ctx), argv())
         info(f"report written to {result.html} and {result.markdown}")
 
-    step_command(app, "report", ReportConfig, handle, "Summarise a run: MSE matrix over seeds, paired bootstrap "
-                 "intervals, trade-offs, parity, data and audit.")
+    step_command(app, "report", ReportConfig, handle, "Summarise a run: headline (PEFT/full ratios, selections "
+                 "that beat none), MSE matrix over seeds, paired bootstrap intervals, trade-offs, parity, data and "
+                 "audit.")

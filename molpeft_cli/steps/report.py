@@ -1,4 +1,5 @@
-"""The `report` step: turn a run directory into report.md, a self-contained report.html and figures."""
+"""The `report` step: turn a run directory into report.md, headline.md, a self-contained report.html, figures and
+tables."""
 
 from __future__ import annotations
 
