@@ -89,9 +89,11 @@ def plan_status(plan: StudyPlan) -> list[tuple[Step, bool]]:
 
 
 def execute(plan: StudyPlan, global_args: list[str], dry_run: bool = False,
-            runtime: Runtime | None = None) -> dict[str, int]:
-    """Run the steps that are not up to date, in order; with `dry_run`, only count them."""
-    counts = {"run": 0, "skipped": 0}
+            runtime: Runtime | None = None, counts: dict[str, int] | None = None) -> dict[str, int]:
+    """Run the steps that are not up to date, in order; with `dry_run`, only count them. `counts` ("run",
+    "skipped") is updated as steps end, so a caller still has them when a step fails or the run is interrupted."""
+    counts = counts if counts is not None else {}
+    counts.update(run=0, skipped=0)
     total = len(plan.steps)
     for i, step in enumerate(plan.steps, 1):
         current = is_current(step)

@@ -65,10 +65,10 @@ def _run_in_worker(step: Step, global_args: list[str], runtime: Runtime, log_fil
     return time.perf_counter() - started
 
 
-def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime: Runtime = Runtime()
-                     ) -> dict[str, int]:
+def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime: Runtime = Runtime(),
+                     counts: dict[str, int] | None = None) -> dict[str, int]:
     """Run the steps that are not up to date on `jobs` workers, in dependency order; the first failure stops new
-    steps from starting, lets the running ones finish, and is raised."""
+    steps from starting, lets the running ones finish, and is raised. `counts` as in `execute`."""
     from molpeft_cli.pipeline.execute import is_current
 
     names = {s.name for s in plan.steps}
@@ -76,7 +76,8 @@ def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime
     done: set[str] = set()
     pending = list(plan.steps)  # plan order: among the ready steps, the earliest goes first
     running: dict[Future, Step] = {}
-    counts = {"run": 0, "skipped": 0}
+    counts = counts if counts is not None else {}
+    counts.update(run=0, skipped=0)
     failure: BaseException | None = None
     total, per_worker = len(plan.steps), worker_threads(jobs, runtime.threads)
     worker_runtime = Runtime(seed=runtime.seed, threads=per_worker, device=runtime.device)

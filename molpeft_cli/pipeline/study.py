@@ -164,17 +164,25 @@ def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], 
         log.info(f"wrote {snakefile}; run it with `snakemake -s {snakefile} -j 2` (nothing ran here)")
         return StudyResult(run_dir, plan, {"run": 0, "skipped": 0})
     started, clock = now(), time.perf_counter()
-    if jobs > 1:
-        from molpeft_cli.pipeline.parallel import execute_parallel
+    counts: dict[str, int] = {"run": 0, "skipped": 0}
+    status = "failed"
+    try:
+        if jobs > 1:
+            from molpeft_cli.pipeline.parallel import execute_parallel
 
-        counts = execute_parallel(plan, global_args, jobs, step_runtime)
-    else:
-        counts = execute(plan, global_args, runtime=step_runtime)
-    record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
-              "steps": len(plan.steps), "steps_run": counts["run"], "steps_skipped": counts["skipped"],
-              "jobs": jobs, "argv": list(argv or [])}
-    with open(run_dir / "run_history.jsonl", "a") as fh:
-        fh.write(json.dumps(record) + "\n")
+            execute_parallel(plan, global_args, jobs, step_runtime, counts=counts)
+        else:
+            execute(plan, global_args, runtime=step_runtime, counts=counts)
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:  # a failed or interrupted invocation is recorded too, with the steps it finished
+        record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
+                  "status": status, "steps": len(plan.steps), "steps_run": counts["run"],
+                  "steps_skipped": counts["skipped"], "jobs": jobs, "argv": list(argv or [])}
+        with open(run_dir / "run_history.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
     log.info(f"done in {record['seconds']:.0f} s ({counts['run']} steps run, {counts['skipped']} up to date); "
              f"report: {run_dir / 'report' / 'report.html'}")
     return StudyResult(run_dir, plan, counts, record["seconds"])

@@ -39,6 +39,7 @@ def test_tiny_run_produces_every_cell_and_the_report(tiny_run):
     run_json = json.loads((run_dir / "run.json").read_text())
     history = [json.loads(line) for line in (run_dir / "run_history.jsonl").read_text().splitlines()]
     assert run_json["pool"]["kind"] == "carved" and history[0]["steps_run"] == run_json["steps"]
+    assert history[0]["status"] == "completed"
     assert (run_dir / "report" / "report.html").exists() and (run_dir / "report" / "report.md").exists()
 
 
@@ -128,3 +129,36 @@ def test_two_jobs_give_the_same_outputs_as_one(tiny_run, tmp_path):
         assert one.drop("train_seconds", "model").equals(two.drop("train_seconds", "model")), metrics.name
         assert one["model"][0].replace(str(run_dir), "RUN") == two["model"][0].replace(str(other), "RUN")
     assert (other / "logs").is_dir() and any((other / "logs").iterdir())  # each worker step's messages
+
+
+def test_a_failed_run_is_recorded_in_the_history(runner, tmp_path):
+    pool = tmp_path / "pool.csv"
+    pool.write_text("name,value\na,1\n")  # no SMILES column: the pool step fails after the data step
+    run_dir = tmp_path / "run"
+    result = invoke(runner, ["--threads", "1", "run", "--profile", "tiny", "-o", str(run_dir), "--adapters", "full",
+                             "--pool", str(pool)])
+    assert result.exit_code != 0
+    history = [json.loads(line) for line in (run_dir / "run_history.jsonl").read_text().splitlines()]
+    assert len(history) == 1 and history[0]["status"] == "failed"
+    assert history[0]["steps_run"] >= 1 and history[0]["steps_run"] < history[0]["steps"]
+
+
+def test_an_interrupted_run_is_recorded_in_the_history(tmp_path, monkeypatch):
+    from molpeft_cli.pipeline import execute as execute_module
+    from molpeft_cli.pipeline.study import StudyConfig, run_study
+
+    ran = []
+
+    def interrupt_second(step, *args, **kwargs):
+        if ran:
+            raise KeyboardInterrupt
+        ran.append(step.name)
+        real_run_step(step, *args, **kwargs)
+
+    real_run_step = execute_module.run_step
+    monkeypatch.setattr(execute_module, "run_step", interrupt_second)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_study(StudyConfig(profile="tiny", output=str(run_dir), adapters=["full"]))
+    record = json.loads((run_dir / "run_history.jsonl").read_text())
+    assert record["status"] == "interrupted" and record["steps_run"] == 1 and ran == ["data"]
