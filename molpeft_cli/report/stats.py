@@ -63,27 +63,40 @@ def squared_error_differences(cell: Mapping[int, pl.DataFrame], reference: Mappi
     return {seed: a - b for seed, (a, b) in paired_squared_errors(cell, reference).items()}
 
 
+def _resampled_means(per_seed: Sequence[Sequence[np.ndarray]], n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Two-level resampling: each resample draws the seeds with replacement, and within every drawn seed draws the
+    molecules with replacement; the molecules drawn apply to all of a seed's paired arrays. Returns, per array
+    position, the mean over drawn seeds of the per-seed means (one value per resample)."""
+    rng = np.random.default_rng(seed)
+    n_seeds, width = len(per_seed), len(per_seed[0])
+    drawn = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
+    totals = [np.zeros(n_resamples) for _ in range(width)]
+    for slot in range(n_seeds):
+        for index, arrays in enumerate(per_seed):
+            rows = np.flatnonzero(drawn[:, slot] == index)
+            if rows.size:  # each drawn seed gets its own resample of molecules
+                picks = rng.integers(0, arrays[0].size, size=(rows.size, arrays[0].size))
+                for total, values in zip(totals, arrays, strict=True):
+                    total[rows] += values[picks].mean(axis=1)
+    return [total / n_seeds for total in totals]
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(values, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def hierarchical_bootstrap(per_seed: Sequence[np.ndarray], n_resamples: int = N_RESAMPLES, seed: int = 0,
                            level: float = LEVEL) -> Interval:
     """Percentile interval of the mean over seeds of per-seed mean values, resampling seeds then values."""
     arrays = [np.asarray(a, dtype=np.float64) for a in per_seed if len(a)]
     if not arrays:
         raise ValueError("no paired values to bootstrap")
-    rng = np.random.default_rng(seed)
-    n_seeds = len(arrays)
-    drawn = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
-    totals = np.zeros(n_resamples)
-    for slot in range(n_seeds):
-        for index, values in enumerate(arrays):
-            rows = np.flatnonzero(drawn[:, slot] == index)
-            if rows.size:  # each drawn seed gets its own resample of molecules
-                picks = rng.integers(0, values.size, size=(rows.size, values.size))
-                totals[rows] += values[picks].mean(axis=1)
-    resampled = totals / n_seeds
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(resampled, [tail, 1.0 - tail])
-    return Interval(estimate=float(np.mean([a.mean() for a in arrays])), low=float(low), high=float(high),
-                    n_seeds=n_seeds, n_molecules=min(a.size for a in arrays))
+    (resampled,) = _resampled_means([(a,) for a in arrays], n_resamples, seed)
+    low, high = _percentiles(resampled, level)
+    return Interval(estimate=float(np.mean([a.mean() for a in arrays])), low=low, high=high,
+                    n_seeds=len(arrays), n_molecules=min(a.size for a in arrays))
 
 
 def hierarchical_ratio_bootstrap(per_seed: Sequence[tuple[np.ndarray, np.ndarray]], n_resamples: int = N_RESAMPLES,
@@ -95,23 +108,11 @@ def hierarchical_ratio_bootstrap(per_seed: Sequence[tuple[np.ndarray, np.ndarray
         raise ValueError("no paired values to bootstrap")
     if any(a.shape != b.shape for a, b in pairs):
         raise ValueError("a ratio needs the two cells' values paired one to one in every seed")
-    rng = np.random.default_rng(seed)
-    n_seeds = len(pairs)
-    drawn = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
-    numerator, denominator = np.zeros(n_resamples), np.zeros(n_resamples)
-    for slot in range(n_seeds):
-        for index, (a, b) in enumerate(pairs):
-            rows = np.flatnonzero(drawn[:, slot] == index)
-            if rows.size:
-                picks = rng.integers(0, a.size, size=(rows.size, a.size))
-                numerator[rows] += a[picks].mean(axis=1)
-                denominator[rows] += b[picks].mean(axis=1)
+    numerator, denominator = _resampled_means(pairs, n_resamples, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = numerator / denominator
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(ratios, [tail, 1.0 - tail])
+        low, high = _percentiles(numerator / denominator, level)
     estimate = np.mean([a.mean() for a, _ in pairs]) / np.mean([b.mean() for _, b in pairs])
-    return Interval(estimate=float(estimate), low=float(low), high=float(high), n_seeds=n_seeds,
+    return Interval(estimate=float(estimate), low=low, high=high, n_seeds=len(pairs),
                     n_molecules=min(a.size for a, _ in pairs))
 
 
