@@ -66,9 +66,15 @@ def _run_in_worker(step: Step, global_args: list[str], runtime: Runtime, log_fil
 
 
 def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime: Runtime = Runtime(),
-                     counts: dict[str, int] | None = None) -> dict[str, int]:
+                     counts: dict[str, int] | None = None, deadline: float | None = None,
+                     keep_going: bool = False) -> dict[str, int]:
     """Run the steps that are not up to date on `jobs` workers, in dependency order; the first failure stops new
-    steps from starting, lets the running ones finish, and is raised. `counts` as in `execute`."""
+    steps from starting, lets the running ones finish, and is raised. `counts` as in `execute`.
+
+    `keep_going` (as `make -k`): a failure stops only the steps that depend on the failed one; the others run, and
+    the first failure is raised at the end. `deadline` (a `time.monotonic()` value): no step starts after it, the
+    running ones finish, and the steps left are counted in counts["not_started"] instead of raising, so a time-boxed
+    caller (a GPU lease, a batch job's wall time) ends cleanly and a rerun resumes where it stopped."""
     from molpeft_cli.pipeline.execute import is_current
 
     names = {s.name for s in plan.steps}
@@ -79,6 +85,8 @@ def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime
     counts = counts if counts is not None else {}
     counts.update(run=0, skipped=0)
     failure: BaseException | None = None
+    failed: set[str] = set()
+    out_of_time = False
     total, per_worker = len(plan.steps), worker_threads(jobs, runtime.threads)
     worker_runtime = Runtime(seed=runtime.seed, threads=per_worker, device=runtime.device)
     log.info(f"{jobs} workers, {per_worker} thread(s) each; each step's messages go to {plan.run_dir / 'logs'}")
@@ -87,7 +95,10 @@ def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime
                              initargs=(per_worker,)) as pool:
         while pending or running:
             progressed = True
-            while progressed and failure is None:
+            if deadline is not None and not out_of_time and time.monotonic() >= deadline:
+                out_of_time = True
+                log.warning(f"time limit reached: no new step starts ({len(pending)} left; rerun to resume)")
+            while progressed and (failure is None or keep_going) and not out_of_time:
                 progressed = False
                 for step in list(pending):
                     if len(running) >= jobs:
@@ -114,13 +125,20 @@ def execute_parallel(plan: StudyPlan, global_args: list[str], jobs: int, runtime
                     seconds = future.result()
                 except BaseException as exc:  # noqa: BLE001 (kept, re-raised once the running steps end)
                     failure = failure or exc
+                    failed.add(step.name)
                     log.error(f"    {step.name} failed; its messages: {log_path(plan, step)}")
                     continue
                 done.add(step.name)
                 counts["run"] += 1
                 log.info(f"    {step.name} took {seconds:.1f} s")
+    counts["not_started"] = len(pending)
     if failure is not None:
+        if keep_going and pending:
+            log.error(f"{len(failed)} step(s) failed; {len(pending)} could not start after them: "
+                      + ", ".join(s.name for s in pending[:5]) + (" ..." if len(pending) > 5 else ""))
         raise failure
+    if out_of_time:
+        return counts
     if pending:
         raise MolpeftError(f"{len(pending)} steps could not start (a dependency is missing from the plan): "
                            + ", ".join(s.name for s in pending[:5]))

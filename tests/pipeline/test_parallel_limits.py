@@ -1,0 +1,53 @@
+"""`execute_parallel`'s time limit and keep-going mode (used by bench/study_device.py on time-boxed GPU leases)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from molpeft_cli.errors import MolpeftError
+from molpeft_cli.pipeline.parallel import execute_parallel
+from molpeft_cli.pipeline.plan import Step, StudyPlan
+from molpeft_cli.pipeline.profiles import PROFILES
+from molpeft_cli.settings import Runtime
+
+
+def _plan(tmp_path, small_csv) -> StudyPlan:
+    """Two independent steps, one of which fails (its input is missing), and a step that needs the failing one."""
+    out = tmp_path / "run"
+    steps = [
+        Step("missing", ["data", str(tmp_path / "absent.csv"), "-o", str(out / "missing.parquet")],
+             out / "missing.parquet"),
+        Step("after", ["data", str(small_csv), "-o", str(out / "after.parquet")], out / "after.parquet",
+             deps=["missing"]),
+        Step("fine", ["data", str(small_csv), "-o", str(out / "fine.parquet")], out / "fine.parquet"),
+    ]
+    return StudyPlan(out, PROFILES["tiny"], [0], ["full"], ["none"], None, "", steps=steps)
+
+
+def test_keep_going_runs_what_does_not_depend_on_a_failure(tmp_path, small_csv):
+    plan = _plan(tmp_path, small_csv)
+    counts: dict[str, int] = {}
+    with pytest.raises(MolpeftError, match="absent.csv"):
+        execute_parallel(plan, ["--threads", "1"], 2, Runtime(threads=1), counts=counts, keep_going=True)
+    assert (plan.run_dir / "fine.parquet").is_file()  # started although "missing" had failed (or was failing)
+    assert not (plan.run_dir / "after.parquet").exists()
+    assert counts["run"] == 1 and counts["not_started"] == 1
+
+
+def test_without_keep_going_a_failure_stops_new_steps(tmp_path, small_csv):
+    plan = _plan(tmp_path, small_csv)
+    counts: dict[str, int] = {}
+    with pytest.raises(MolpeftError, match="absent.csv"):  # one worker: "missing" runs first and fails
+        execute_parallel(plan, ["--threads", "1"], 1, Runtime(threads=1), counts=counts)
+    assert not (plan.run_dir / "fine.parquet").exists() and counts["run"] == 0 and counts["not_started"] == 2
+
+
+def test_a_passed_deadline_starts_nothing_and_does_not_raise(tmp_path, small_csv):
+    plan = _plan(tmp_path, small_csv)
+    counts: dict[str, int] = {}
+    result = execute_parallel(plan, ["--threads", "1"], 2, Runtime(threads=1), counts=counts,
+                              deadline=time.monotonic() - 1)
+    assert result["run"] == 0 and result["not_started"] == 3
+    assert not plan.run_dir.exists() or not any(plan.run_dir.rglob("*.parquet"))
