@@ -20,6 +20,8 @@ if [ -f .gpu/site.tar.xz ] && [ ! -d "$SITE/rdkit" ]; then
 fi
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY="${PY:-python3}"
+# peft is carried to match the tested version; if it does not import there, the machine's own is used
+"$PY" -c "import peft" 2>/dev/null || rm -rf "$SITE/peft" "$SITE"/peft-*.dist-info
 "$PY" - <<'EOF' 2>&1 | tee "$OUT/environment.txt"
 import platform, torch, transformers, peft, polars, rdkit
 gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
