@@ -2,6 +2,8 @@
 
     python bench/study_time.py artifacts/quick --profile quick --jobs 1 2
     python bench/study_time.py artifacts/quick --profile full --jobs 2      # seeds 1-2 from seed 0's steps
+    python bench/study_time.py artifacts/full --profile full --jobs 1 14 --inputs-unchecked --leave-out report
+        # a run made by bench/study_device.sh on a GPU and brought back without weights (report run here)
 
 Each step's time is the span its manifest records (started -> ended). The wall time replays the plan with those
 times the way `molpeft run --jobs N` schedules it. A step not yet run takes the time of the same step of
@@ -42,9 +44,15 @@ def main() -> int:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--reference-seed", type=int, default=0)
+    parser.add_argument("--inputs-unchecked", action="store_true",
+                        help="count a step whose manifest has its command line even when its inputs cannot be "
+                             "checked (a run brought back without its weights, e.g. by bench/study_device.py)")
+    parser.add_argument("--leave-out", nargs="*", default=[],
+                        help="steps to leave out of the sums and the replay (e.g. report, run elsewhere)")
     args = parser.parse_args()
     plan = plan_study(StudyConfig(profile=args.profile, output=args.run_dir))
-    measured = measured_seconds(plan)
+    plan.steps = [s for s in plan.steps if s.name not in args.leave_out]
+    measured = measured_seconds(plan, check_inputs=not args.inputs_unchecked)
     seconds, estimated = dict(measured), []
     for step in plan.steps:
         if step.name in seconds:

@@ -26,12 +26,23 @@ def step_seconds(step: Step) -> float | None:
     return max(0.0, (ended - started).total_seconds())
 
 
-def measured_seconds(plan: StudyPlan) -> dict[str, float]:
+def measured_seconds(plan: StudyPlan, check_inputs: bool = True) -> dict[str, float]:
     """Step name -> seconds, for the plan's steps that are done and up to date (a manifest left by an older
-    command line or older inputs does not count: `molpeft run` would run that step again)."""
+    command line or older inputs does not count: `molpeft run` would run that step again). `check_inputs=False`
+    only asks that the manifest was written by the step's command line, for a run brought back from another
+    machine without its weights (whose hashes its manifests record)."""
     from molpeft_cli.pipeline.execute import is_current
 
-    seconds = {step.name: step_seconds(step) for step in plan.steps if is_current(step)}
+    def done(step: Step) -> bool:
+        if check_inputs:
+            return is_current(step)
+        try:
+            argv = json.loads(step.manifest.read_text()).get("argv") or []
+        except (OSError, ValueError, AttributeError):
+            return False
+        return argv[-len(step.argv):] == step.argv
+
+    seconds = {step.name: step_seconds(step) for step in plan.steps if done(step)}
     return {name: value for name, value in seconds.items() if value is not None}
 
 

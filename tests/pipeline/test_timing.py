@@ -38,3 +38,20 @@ def test_step_seconds_reads_the_manifest_span(tmp_path):
     assert step_seconds(step) == pytest.approx(123.5)
     step.manifest.write_text("{not json")
     assert step_seconds(step) is None
+
+
+def test_measured_seconds_without_checking_inputs_counts_a_run_brought_back_without_weights(tmp_path):
+    from molpeft_cli.pipeline.timing import measured_seconds
+
+    plan = _plan(tmp_path, {"a": [], "b": ["a"]})
+    for step in plan.steps:
+        step.output.write_text("x")
+    span = {"started": "2026-11-27T01:00:00+00:00", "ended": "2026-11-27T01:00:30+00:00"}
+    # a: written by its command line, but its input (a checkpoint left behind on the GPU machine) is not here
+    plan.steps[0].manifest.write_text(json.dumps({**span, "argv": ["molpeft", "data", "a"],
+                                                  "inputs": {"model": {"path": str(tmp_path / "gone"),
+                                                                       "sha256": "0" * 64}}}))
+    # b: written by another command line (an older recipe)
+    plan.steps[1].manifest.write_text(json.dumps({**span, "argv": ["molpeft", "data", "old"]}))
+    assert measured_seconds(plan) == {}
+    assert measured_seconds(plan, check_inputs=False) == {"a": pytest.approx(30.0)}
