@@ -39,6 +39,8 @@ class RunData:
     influence_scores: dict[int, pl.DataFrame] = field(default_factory=dict)
     test_target_sources: list[str] = field(default_factory=list)  # where "target": "test" was found
     notes: list[str] = field(default_factory=list)  # files that were missing or unreadable
+    # "device, torch version" -> number of fine-tuning runs, from the cells' manifests (where the cells were trained)
+    training_environments: dict[str, int] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -77,7 +79,28 @@ def collect_run(run_dir: str | Path) -> RunData:
     data.influence_scores = {seed: df for (name, seed), df in _read_seeded(run_dir / "scores", notes).items()
                              if name == "influence"}
     data.test_target_sources = find_test_targets(run_dir)
+    data.training_environments = training_environments(run_dir)
     return data
+
+
+def training_environments(run_dir: Path) -> dict[str, int]:
+    """How many fine-tuning runs were trained where: the `--device` of each cell's command line (`auto` when not
+    given) and the torch build its manifest records, e.g. {"--device cuda, torch 2.11.0+cu130": 75}. A study put
+    together from runs on different machines shows each kind."""
+    found: dict[str, int] = {}
+    for manifest in sorted((run_dir / "cells").glob("*/manifest.json")):
+        try:
+            record = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or record.get("command") != "finetune":
+            continue
+        argv = [str(a) for a in record.get("argv") or []]
+        device = argv[argv.index("--device") + 1] if "--device" in argv[:-1] else "auto"
+        torch = (record.get("versions") or {}).get("torch", "unknown")
+        key = f"--device {device}, torch {torch}"
+        found[key] = found.get(key, 0) + 1
+    return found
 
 
 def _read_cells(run_dir: Path, notes: list[str]) -> tuple[pl.DataFrame, dict[CellKey, pl.DataFrame]]:

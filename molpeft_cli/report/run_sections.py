@@ -53,6 +53,9 @@ def header_section(analysis: Analysis) -> Section:
     for key in ("started", "ended"):
         if key in info:
             rows.append([key, _short(info[key])])
+    if data.training_environments:
+        rows.append(["fine-tuned with", "; ".join(f"{where} ({n} run{'' if n == 1 else 's'})"
+                                                  for where, n in data.training_environments.items())])
     rows += [[key, _short(value)] for key, value in info.items()
              if key not in KNOWN_KEYS and isinstance(value, str | int | float | bool | list)]
     blocks = [Table(["setting", "value"], rows, caption="From run.json and the evaluation files.", text_columns=2)]

@@ -258,3 +258,26 @@ def test_chemprop_missing_is_a_note_not_a_failure(three_seed_run, tmp_path, monk
     report = build_report(three_seed_run, tmp_path / "report", ReportOptions(forest=ForestConfig(n_trees=30)))
     markdown = (report / "report.md").read_text()
     assert "chemprop is not installed, so no D-MPNN baseline" in markdown and "chemprop D-MPNN (" not in markdown
+
+
+def test_the_header_says_where_the_cells_were_trained(three_seed_run, tmp_path):
+    """A study put together from two machines shows both (from the cells' finetune manifests)."""
+    import shutil
+
+    from molpeft_cli.report.collect import training_environments
+
+    run = tmp_path / "run"
+    shutil.copytree(three_seed_run, run)
+    for name, device, torch in (("two-stage-full-none-s0", None, "2.13.0+cpu"),
+                                ("two-stage-full-none-s1", "cuda", "2.11.0+cu130"),
+                                ("two-stage-lora-none-s1", "cuda", "2.11.0+cu130")):
+        (run / "cells" / name).mkdir(parents=True)
+        argv = ["molpeft", "--threads", "1", *(["--device", device] if device else []), "finetune", "split.parquet"]
+        (run / "cells" / name / "manifest.json").write_text(json.dumps(
+            {"command": "finetune", "argv": argv, "versions": {"torch": torch}}))
+    (run / "cells" / "broken").mkdir()
+    (run / "cells" / "broken" / "manifest.json").write_text("{not json")
+    assert training_environments(run) == {"--device auto, torch 2.13.0+cpu": 1, "--device cuda, torch 2.11.0+cu130": 2}
+    build_report(run, tmp_path / "report", _fast(10))
+    row = md_row((tmp_path / "report" / "report.md").read_text(), "fine-tuned with", section="What was run")
+    assert row[1] == "--device auto, torch 2.13.0+cpu (1 run); --device cuda, torch 2.11.0+cu130 (2 runs)"
