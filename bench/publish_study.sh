@@ -5,7 +5,7 @@
 # history (run.json, run_history.jsonl), plus the report step's manifest, which hashes every input it read.
 #   bench/publish_study.sh RUN_DIR DEST_DIR
 # Refuses a run whose report is missing or older than one of its cells' metrics (an unfinished or resumed-but-not-
-# reported run).
+# reported run). A README.md already in DEST_DIR (notes on how the run was made) is kept.
 set -euo pipefail
 RUN="${1:?usage: bench/publish_study.sh RUN_DIR DEST_DIR}"
 DEST="${2:?usage: bench/publish_study.sh RUN_DIR DEST_DIR}"
@@ -24,6 +24,8 @@ for f in headline.md report.html summary.parquet ratios.parquet; do [ -f "$REPOR
 [ -d "$REPORT/figures" ] && cp -r "$REPORT/figures" "$tmp/"
 cp "$RUN/run.json" "$tmp/"
 [ -f "$RUN/run_history.jsonl" ] && cp "$RUN/run_history.jsonl" "$tmp/"
+# a README.md written by hand in DEST (how and where the run was made) is kept
+[ -f "$DEST/README.md" ] && cp "$DEST/README.md" "$tmp/"
 rm -rf "$DEST.old.$$"
 [ -e "$DEST" ] && mv "$DEST" "$DEST.old.$$"
 mkdir -p "$(dirname "$DEST")"

@@ -30,6 +30,10 @@ def test_publish_copies_the_report_and_refuses_a_stale_one(tmp_path):
     assert {"report.md", "headline.md", "report.html", "cells.parquet", "differences.parquet", "ratios.parquet",
             "summary.parquet", "report.manifest.json", "run.json", "figures"} <= names
     assert not list((tmp_path / "results").rglob("*.safetensors"))
+    (tmp_path / "results" / "study" / "README.md").write_text("how this run was made\n")
+    again = _publish(run, tmp_path / "results" / "study")
+    assert again.returncode == 0 and (tmp_path / "results" / "study" / "README.md").read_text() == \
+        "how this run was made\n"
 
     metrics = next((run / "eval").glob("*.metrics.parquet"))
     later = (run / "report" / "manifest.json").stat().st_mtime + 10
