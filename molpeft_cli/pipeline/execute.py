@@ -89,27 +89,51 @@ def plan_status(plan: StudyPlan) -> list[tuple[Step, bool]]:
 
 
 def execute(plan: StudyPlan, global_args: list[str], dry_run: bool = False,
-            runtime: Runtime | None = None, counts: dict[str, int] | None = None) -> dict[str, int]:
+            runtime: Runtime | None = None, counts: dict[str, int] | None = None,
+            deadline: float | None = None, keep_going: bool = False) -> dict[str, int]:
     """Run the steps that are not up to date, in order; with `dry_run`, only count them. `counts` ("run",
-    "skipped") is updated as steps end, so a caller still has them when a step fails or the run is interrupted."""
+    "skipped", "not_started") is updated as steps end, so a caller still has them when a step fails or the run is
+    interrupted. `deadline` and `keep_going` as in `execute_parallel`: no step starts after the deadline (the rest
+    are counted as not started, nothing is raised), and with `keep_going` a failed step stops only the steps that
+    depend on it, the first failure being raised at the end."""
     counts = counts if counts is not None else {}
-    counts.update(run=0, skipped=0)
+    counts.update(run=0, skipped=0, not_started=0)
     total = len(plan.steps)
+    failure: BaseException | None = None
+    blocked: set[str] = set()  # failed steps and every step that depends on one
     for i, step in enumerate(plan.steps, 1):
-        current = is_current(step)
         if dry_run:
-            counts["skipped" if current else "run"] += 1
+            counts["skipped" if is_current(step) else "run"] += 1
             continue
-        if current:
+        if any(d in blocked for d in step.deps):
+            blocked.add(step.name)
+            counts["not_started"] += 1
+            continue
+        if is_current(step):
             counts["skipped"] += 1
             log.info(f"[{i:>3}/{total}] up to date: {step.name}")
             continue
+        if deadline is not None and time.monotonic() >= deadline:
+            counts["not_started"] += total - i + 1
+            log.warning(f"time limit reached: no new step starts ({counts['not_started']} left; rerun to resume)")
+            break
         log.info(f"[{i:>3}/{total}] {step.name}")
         start = time.perf_counter()
-        run_step(step, global_args, runtime)
+        try:
+            run_step(step, global_args, runtime)
+        except Exception as exc:
+            if not keep_going:
+                counts["not_started"] += total - i
+                raise
+            failure = failure or exc
+            blocked.add(step.name)
+            log.error(f"    {step.name} failed: {exc}")
+            continue
         counts["run"] += 1
         log.info(f"    {step.name} took {time.perf_counter() - start:.1f} s")
-    if counts["run"] == 0 and not dry_run:
+    if failure is not None:
+        raise failure
+    if counts["run"] == 0 and not dry_run and not counts["not_started"]:
         log.warning("every step was already up to date; nothing ran")
     return counts
 

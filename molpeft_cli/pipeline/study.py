@@ -12,13 +12,19 @@ from typing import Any, ClassVar
 
 from molpeft_cli.choices import FEATURE_SETS
 from molpeft_cli.data.lock import LOCK_NAME
-from molpeft_cli.errors import InputError, SettingError
+from molpeft_cli.errors import InputError, MolpeftError, SettingError
 from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
 from molpeft_cli.schema import config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
+
+
+class TimeLimitReached(MolpeftError):
+    """`run --time-limit` stopped starting steps before the plan was done; a rerun resumes."""
+
+    exit_code = 75  # EX_TEMPFAIL: not done yet, try again
 
 
 @dataclass
@@ -46,6 +52,11 @@ class StudyConfig:
                                    "(examples/cluster/).")
     jobs: int = option(1, "Independent steps at once, each in its own worker process with --threads threads "
                        "(default: the cores shared out); the same outputs as one job for the same --threads.", min=1)
+    time_limit: float | None = option(None, "Minutes after which no new step starts; the running ones finish, "
+                                      "and the run ends with exit status 75 (rerun the same command to resume). "
+                                      "For a batch job's wall time or a GPU lease.")
+    keep_going: bool = option(False, "After a failed step, run every step that does not depend on it (as make -k); "
+                              "the first failure is reported at the end.", flags=("--keep-going",))
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
@@ -122,14 +133,17 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     log.info(f"{len(plan.seeds)} seed(s), {len(plan.adapters)} adapters x {len(plan.selections)} selections, "
              f"pool: {'file ' + config.pool if config.pool else 'carved from the dataset'}; {len(plan.steps)} steps")
     run_dir = Path(config.output)
+    if config.time_limit is not None and not config.time_limit > 0:
+        raise SettingError("time_limit", "{setting} must be a positive number of minutes")
     if config.dry_run:
         return StudyResult(run_dir, plan, execute(plan, global_args, dry_run=True))
     _check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a second `run` on this directory refuses instead of redoing each step beside this one
     with directory_lock(run_dir, "run", argv=argv):
+        deadline = time.monotonic() + 60 * config.time_limit if config.time_limit else None
         return _run_locked(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile,
-                           config.jobs)
+                           config.jobs, deadline=deadline, keep_going=config.keep_going)
 
 
 def _check_run_dir(run_dir: Path) -> None:
@@ -146,7 +160,8 @@ def _check_run_dir(run_dir: Path) -> None:
 
 
 def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
-                argv: list[str] | None, snakefile: str | None = None, jobs: int = 1) -> StudyResult:
+                argv: list[str] | None, snakefile: str | None = None, jobs: int = 1, deadline: float | None = None,
+                keep_going: bool = False) -> StudyResult:
     from molpeft_cli.data.atomic import write_text_atomic
     from molpeft_cli.data.manifest import now
     from molpeft_cli.pipeline.execute import execute
@@ -170,19 +185,25 @@ def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], 
         if jobs > 1:
             from molpeft_cli.pipeline.parallel import execute_parallel
 
-            execute_parallel(plan, global_args, jobs, step_runtime, counts=counts)
+            execute_parallel(plan, global_args, jobs, step_runtime, counts=counts, deadline=deadline,
+                             keep_going=keep_going)
         else:
-            execute(plan, global_args, runtime=step_runtime, counts=counts)
-        status = "completed"
+            execute(plan, global_args, runtime=step_runtime, counts=counts, deadline=deadline,
+                    keep_going=keep_going)
+        status = "time limit" if counts.get("not_started") else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:  # a failed or interrupted invocation is recorded too, with the steps it finished
         record = {"started": started, "ended": now(), "seconds": round(time.perf_counter() - clock, 1),
                   "status": status, "steps": len(plan.steps), "steps_run": counts["run"],
-                  "steps_skipped": counts["skipped"], "jobs": jobs, "argv": list(argv or [])}
+                  "steps_skipped": counts["skipped"], "steps_not_started": counts.get("not_started", 0),
+                  "jobs": jobs, "argv": list(argv or [])}
         with open(run_dir / "run_history.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
+    if status == "time limit":
+        raise TimeLimitReached(f"time limit reached after {record['seconds'] / 60:.1f} min: {counts['run']} steps "
+                               f"run, {counts['not_started']} not started; rerun the same command to resume")
     log.info(f"done in {record['seconds']:.0f} s ({counts['run']} steps run, {counts['skipped']} up to date); "
              f"report: {run_dir / 'report' / 'report.html'}")
     return StudyResult(run_dir, plan, counts, record["seconds"])

@@ -51,3 +51,35 @@ def test_a_passed_deadline_starts_nothing_and_does_not_raise(tmp_path, small_csv
                               deadline=time.monotonic() - 1)
     assert result["run"] == 0 and result["not_started"] == 3
     assert not plan.run_dir.exists() or not any(plan.run_dir.rglob("*.parquet"))
+
+
+def test_one_process_keeps_going_and_stops_at_the_deadline_too(tmp_path, small_csv):
+    from molpeft_cli.pipeline.execute import execute
+
+    plan = _plan(tmp_path, small_csv)
+    counts: dict[str, int] = {}
+    with pytest.raises(MolpeftError, match="absent.csv"):
+        execute(plan, ["--threads", "1"], runtime=Runtime(threads=1), counts=counts, keep_going=True)
+    assert (plan.run_dir / "fine.parquet").is_file() and not (plan.run_dir / "after.parquet").exists()
+    assert counts == {"run": 1, "skipped": 0, "not_started": 1}
+    counts = execute(_plan(tmp_path / "again", small_csv), ["--threads", "1"], runtime=Runtime(threads=1),
+                     deadline=time.monotonic() - 1)
+    assert counts == {"run": 0, "skipped": 0, "not_started": 3}
+
+
+def test_run_time_limit_ends_with_status_75_and_is_recorded(runner, tmp_path):
+    import json
+
+    from tests.conftest import assert_one_line_error, invoke
+
+    run_dir = tmp_path / "run"
+    result = invoke(runner, ["--threads", "1", "run", "--profile", "tiny", "-o", str(run_dir), "--adapters", "full",
+                             "--time-limit", "0.000001"])
+    assert result.exit_code == 75
+    assert_one_line_error(result, "time limit reached")
+    assert "rerun the same command to resume" in result.stderr
+    history = json.loads((run_dir / "run_history.jsonl").read_text().splitlines()[-1])
+    assert history["status"] == "time limit" and history["steps_run"] == 0
+    assert history["steps_not_started"] == history["steps"]
+    assert_one_line_error(invoke(runner, ["run", "--profile", "tiny", "-o", str(tmp_path / "other"),
+                                          "--time-limit", "0"]), "--time-limit must be a positive")
