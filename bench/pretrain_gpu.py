@@ -10,7 +10,7 @@ Writes the run directory (a `molpeft mlm` checkpoint with trainer_state/ for res
 the files that travel back: the best weights as float16 safetensors plus config/vocab/log (`final/`), the weights at
 1/3 and 2/3 of the planned steps (`step-N/`, for the steps ablation) and a summary.json.
 
-Usage: python bench/pretrain_gpu.py CORPUS_DIR RUN_DIR --minutes 5 [--device cuda] [--export DIR]
+Usage: python bench/pretrain_gpu.py CORPUS_DIR RUN_DIR --minutes 5 [--device cuda] [--export DIR] [--init DIR]
 """
 
 from __future__ import annotations
@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--export", type=Path, default=None)
     parser.add_argument("--fp32", action="store_true", help="No bf16 autocast (CPUs without AVX512-BF16/AMX).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default="molformer-mini",
+                        help="Weights to start from: a bundled name or a checkpoint directory (same vocabulary), "
+                             "e.g. the stage-1 MOSES-only weights for an ablation of the continued pretraining.")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     started = time.monotonic()
@@ -134,7 +137,7 @@ def main() -> None:
                          holdout=args.holdout, warmup=0.04, schedule="cosine", descriptor_weight=args.descriptor_weight,
                          bf16=not args.fp32, seed=args.seed, max_minutes=minutes)
 
-    base = load_pretrained("molformer-mini", "mlm")
+    base = load_pretrained(args.init, "mlm")
     import os
 
     workers = min(16, os.cpu_count() or 1)
@@ -168,7 +171,8 @@ def main() -> None:
             del probe_model, probe
             planned = (args.planned_minutes or args.minutes) * 60
             max_steps = max(1, int(steps_per_s * planned * 0.88))  # evaluations and saves take the rest
-        plan = {"max_steps": max_steps, "probe_steps_per_second": steps_per_s, "batch_size": args.batch_size,
+        plan = {"max_steps": max_steps, "probe_steps_per_second": steps_per_s, "init": args.init,
+                "batch_size": args.batch_size,
                 "lr": args.lr, "descriptor_weight": args.descriptor_weight, "device": args.device,
                 "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
         print(f"plan: {json.dumps(plan)}", flush=True)
