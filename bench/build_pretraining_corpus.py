@@ -268,8 +268,11 @@ def main() -> None:
     for (name, _), reason in zip(order, reasons, strict=True):
         counts.setdefault(name, Counter())[reason or "kept"] += 1
     args.out.mkdir(parents=True, exist_ok=True)
-    with gzip.open(args.out / "corpus.smi.gz", "wt", compresslevel=9) as fh:
-        fh.write("\n".join(kept) + "\n")
+    text = ("\n".join(kept) + "\n").encode()
+    # mtime=0: gzip's header otherwise stamps the write time, and the same corpus would hash differently per build
+    with open(args.out / "corpus.smi.gz", "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as fh:
+        fh.write(text)
     np.savez_compressed(args.out / "descriptors.npz", rows=rows.astype(np.int32), values=values.astype(np.float16))
     summary = {
         "sources": {name: {"wheel": WHEELS[name][0], "license": WHEELS[name][2],
@@ -284,6 +287,7 @@ def main() -> None:
         "descriptor_rows": int(len(rows)),
         "descriptor_rows_unparsable": int(np.isnan(values).all(axis=1).sum()) if len(values) else 0,
         "corpus_sha256": sha256(args.out / "corpus.smi.gz"),
+        "corpus_text_sha256": hashlib.sha256(text).hexdigest(),  # of the SMILES lines, whatever the compression
         "seconds": round(time.monotonic() - started, 1),
     }
     (args.out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
