@@ -37,18 +37,23 @@ class StepFailed(MolpeftError):
         return f"step {self.step.name} failed: {self.cause.render(lambda s: flag_in(config_cls, s))} ({self.command})"
 
 
-def is_current(step: Step) -> bool:
-    """True when the step's outputs exist and its manifest matches its command line and current inputs."""
-    if not step.output.exists() or not step.manifest.exists():
-        return False
-    if any(not p.exists() for p in step.extra_outputs):
-        return False
+def written_by_command(step: Step) -> dict | None:
+    """The step's manifest when it was written by the step's command line (whatever the global options), else
+    None (no manifest, unreadable, or left by another command line)."""
     try:
         manifest = json.loads(step.manifest.read_text())
     except (OSError, json.JSONDecodeError):
+        return None
+    argv = (manifest.get("argv") or []) if isinstance(manifest, dict) else []
+    return manifest if argv[-len(step.argv):] == step.argv else None
+
+
+def is_current(step: Step) -> bool:
+    """True when the step's outputs exist and its manifest matches its command line and current inputs."""
+    if not step.output.exists() or any(not p.exists() for p in step.extra_outputs):
         return False
-    argv = manifest.get("argv") or []
-    if argv[-len(step.argv):] != step.argv:
+    manifest = written_by_command(step)
+    if manifest is None:
         return False
     for record in (manifest.get("inputs") or {}).values():
         path, digest = record.get("path"), record.get("sha256")

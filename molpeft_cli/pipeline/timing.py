@@ -31,16 +31,10 @@ def measured_seconds(plan: StudyPlan, check_inputs: bool = True) -> dict[str, fl
     command line or older inputs does not count: `molpeft run` would run that step again). `check_inputs=False`
     only asks that the manifest was written by the step's command line, for a run brought back from another
     machine without its weights (whose hashes its manifests record)."""
-    from molpeft_cli.pipeline.execute import is_current
+    from molpeft_cli.pipeline.execute import is_current, written_by_command
 
     def done(step: Step) -> bool:
-        if check_inputs:
-            return is_current(step)
-        try:
-            argv = json.loads(step.manifest.read_text()).get("argv") or []
-        except (OSError, ValueError, AttributeError):
-            return False
-        return argv[-len(step.argv):] == step.argv
+        return is_current(step) if check_inputs else written_by_command(step) is not None
 
     seconds = {step.name: step_seconds(step) for step in plan.steps if done(step)}
     return {name: value for name, value in seconds.items() if value is not None}
