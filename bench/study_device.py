@@ -15,7 +15,6 @@ Usage: python bench/study_device.py RUN --profile full --jobs 14 --device cuda -
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import tarfile
@@ -59,16 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("study_device")
 
     from molpeft_cli.choices import ADAPTERS, SELECTIONS
-    from molpeft_cli.data.manifest import now
+    from molpeft_cli.errors import MolpeftError
     from molpeft_cli.pipeline.execute import is_current
-    from molpeft_cli.pipeline.parallel import execute_parallel
     from molpeft_cli.pipeline.plan import StudyPlan, build_plan
     from molpeft_cli.pipeline.profiles import PROFILES
-    from molpeft_cli.pipeline.study import global_args_for
+    from molpeft_cli.pipeline.study import _run_locked, global_args_for
     from molpeft_cli.settings import Runtime
 
-    clock = time.monotonic()
-    deadline = clock + 60 * args.minutes if args.minutes else None
+    deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
     run_dir = Path(args.run_dir)
     profile = PROFILES[args.profile]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(profile.seeds)
@@ -82,25 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     todo = StudyPlan(plan.run_dir, plan.profile, plan.seeds, plan.adapters, plan.selections, plan.pool, plan.model,
                      steps=[s for s in plan.steps if s.name not in LEFT_OUT], features=plan.features)
-    (run_dir / "run.json").write_text(json.dumps(canonical.describe(), indent=2) + "\n")
     runtime = Runtime(seed=0, threads=args.threads, device=args.device)
-    counts: dict[str, int] = {"run": 0, "skipped": 0}
-    started, status = now(), "failed"
-    try:
-        execute_parallel(todo, global_args_for(runtime), args.jobs, runtime, counts=counts, deadline=deadline,
-                         keep_going=True)
-        status = "completed" if not counts.get("not_started") else "time limit"
-    except Exception as exc:  # noqa: BLE001 - reported, and what finished is still packed
-        log.error(f"stopped with a failure: {exc}")
+    status = "failed"
+    try:  # `molpeft run`'s own execution: run.json, the worker pool, run_history.jsonl, the time limit
+        result = _run_locked(todo, run_dir, canonical.describe(), global_args_for(runtime), runtime,
+                             ["bench/study_device.py", *(argv if argv is not None else sys.argv[1:])],
+                             jobs=args.jobs, deadline=deadline, keep_going=True)
+        status = "completed"
+        log.info(f"completed: {result.counts['run']} steps run, {result.counts['skipped']} up to date")
+    except MolpeftError as exc:  # a failed step or the time limit: reported, and what finished is still packed
+        log.error(str(exc))
     finally:
-        record = {"started": started, "ended": now(), "seconds": round(time.monotonic() - clock, 1),
-                  "status": status, "steps": len(plan.steps), "steps_run": counts.get("run", 0),
-                  "steps_skipped": counts.get("skipped", 0), "jobs": args.jobs,
-                  "argv": ["bench/study_device.py", *(argv if argv is not None else sys.argv[1:])]}
-        with open(run_dir / "run_history.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        log.info(f"{status}: {record['steps_run']} steps run, {record['steps_skipped']} up to date, "
-                 f"{counts.get('not_started', 0)} not started, in {record['seconds']:.0f} s")
         if args.pack:
             log.info(f"packed {pack(run_dir, Path(args.pack))} files into {args.pack}")
     return 0 if status == "completed" else 1
