@@ -8,6 +8,9 @@
 # split in the same run. Jobs run side by side with one thread each. Prints one table; writes OUT/card.md and
 # OUT/card.parquet. FEATURES=rdkit2d (or morgan-count, or both comma-separated) fine-tunes with `--features` instead,
 # as runs named MODEL+FEATURES beside the plain ones (the forests and chemprop are reused when already in OUT).
+# DEVICE=cuda fine-tunes on a GPU (molpeft --device). BASELINES=0 leaves the forests and chemprop out (on a GPU
+# machine they would only compete with the fine-tunes for its CPUs). SPLIT=FILE starts OUT from that split table
+# instead of building one (a GPU machine has no DeepChem). MAX_EPOCHS (default 20) is for rehearsals only.
 #   bench/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +20,12 @@ shift 2 2>/dev/null || shift $#
 MODELS=("${@:-molformer-mini}")
 PY="${PYTHON:-.venv/bin/python}"
 CHEMPROP_SEEDS="${CHEMPROP_SEEDS-0}"
-M="$PY -m molpeft_cli"
+M="$PY -m molpeft_cli ${DEVICE:+--device $DEVICE}"
+BASELINES="${BASELINES:-1}"
 PREC=$([ "${BF16:-0}" = 1 ] && echo --bf16 || echo --fp32)
 FEATURES="${FEATURES:-}"
 mkdir -p "$OUT"
+[ -n "${SPLIT:-}" ] && [ ! -f "$OUT/split.parquet" ] && cp "$SPLIT" "$OUT/split.parquet"
 [ -f "$OUT/split.parquet" ] || {
     $M -q data lipophilicity -o "$OUT/molecules.parquet"
     $M -q split "$OUT/molecules.parquet" --strategy scaffold --seed 0 -o "$OUT/split.parquet"
@@ -29,7 +34,7 @@ run() {  # $1 = name, $2 = model, $3 = seed
     local dir="$OUT/$1-s$3"
     [ -f "$dir.metrics.parquet" ] && return 0
     $M -q --threads 1 finetune "$OUT/split.parquet" --model "$2" --peft full --seed "$3" $PREC \
-        --max-epochs 20 --patience 3 --truncate ${FEATURES:+--features "$FEATURES"} -o "$dir"
+        --max-epochs "${MAX_EPOCHS:-20}" --patience 3 --truncate ${FEATURES:+--features "$FEATURES"} -o "$dir"
     $M -q --threads 1 eval "$dir" "$OUT/split.parquet" --split test --truncate \
         --run "$1-s$3" -o "$dir.predictions.parquet" --metrics "$dir.metrics.parquet" >/dev/null
 }
@@ -37,7 +42,7 @@ for model in "${MODELS[@]}"; do
     name=$(basename "$model")${FEATURES:++${FEATURES//,/+}}
     for seed in $SEEDS; do run "$name" "$model" "$seed" & done
 done
-$PY - "$OUT" <<'PY' &
+[ "$BASELINES" = 1 ] && $PY - "$OUT" <<'PY' &
 import sys, time
 from pathlib import Path
 import numpy as np, polars as pl
@@ -70,7 +75,7 @@ for feat, x in feats.items():
                      "train_seconds": time.time() - t0})
 pl.DataFrame(rows).write_parquet(out / "rf.parquet")
 PY
-$PY - "$OUT" "$CHEMPROP_SEEDS" <<'PY' &
+[ "$BASELINES" = 1 ] && $PY - "$OUT" "$CHEMPROP_SEEDS" <<'PY' &
 import sys, time
 from pathlib import Path
 import polars as pl, torch

@@ -10,7 +10,8 @@ Writes the run directory (a `molpeft mlm` checkpoint with trainer_state/ for res
 the files that travel back: the best weights as float16 safetensors plus config/vocab/log (`final/`), the weights at
 1/3 and 2/3 of the planned steps (`step-N/`, for the steps ablation) and a summary.json.
 
-Usage: python bench/pretrain_gpu.py CORPUS_DIR RUN_DIR --minutes 5 [--device cuda] [--export DIR] [--init DIR]
+Usage: python bench/pretrain_gpu.py CORPUS_DIR RUN_DIR --minutes 5 [--device cuda] [--export DIR]
+       [--init DIR|NAME|scratch:SIZE]
 """
 
 from __future__ import annotations
@@ -82,6 +83,29 @@ def export_weights(model, tokenizer, directory: Path) -> None:
     save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
 
 
+def starting_point(init: str, seed: int):
+    """The model and tokenizer to start from: a bundled name or checkpoint directory, or `scratch:SIZE`, a fresh
+    model of a named size (seeded) with the bundled model's vocabulary and every other config field (positions,
+    dropouts), so that a model-size ablation changes the size alone."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from molpeft_cli.model import NAMED_SIZES, MolformerForMaskedLM, named_config
+    from molpeft_cli.model.loading import load_pretrained
+
+    if not init.startswith("scratch:"):
+        return load_pretrained(init, "mlm")
+    size = init.split(":", 1)[1]
+    named_config(size)  # a clear error for an unknown size
+    bundle = load_pretrained("molformer-mini", "mlm")
+    config = copy.deepcopy(bundle.model.config)
+    for field, value in NAMED_SIZES[size].items():
+        setattr(config, field, value)
+    torch.manual_seed(seed)
+    return SimpleNamespace(model=MolformerForMaskedLM(config), tokenizer=bundle.tokenizer)
+
+
 def torch_float16():
     import torch
 
@@ -107,7 +131,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default="molformer-mini",
                         help="Weights to start from: a bundled name or a checkpoint directory (same vocabulary), "
-                             "e.g. the stage-1 MOSES-only weights for an ablation of the continued pretraining.")
+                             "e.g. the stage-1 MOSES-only weights for an ablation of the continued pretraining; or "
+                             "scratch:SIZE (tiny, mini, small, xl), a fresh model of that size with the bundled "
+                             "vocabulary, seeded by --seed.")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     started = time.monotonic()
@@ -116,7 +142,6 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from molpeft_cli.model.loading import load_pretrained
     from molpeft_cli.training.mlm import MLMTrainer, prepare_mlm_data
     from molpeft_cli.training.mlm_config import MLMConfig
     from molpeft_cli.training.mlm_state import has_saved_run, load_saved_model, read_run
@@ -137,7 +162,7 @@ def main() -> None:
                          holdout=args.holdout, warmup=0.04, schedule="cosine", descriptor_weight=args.descriptor_weight,
                          bf16=not args.fp32, seed=args.seed, max_minutes=minutes)
 
-    base = load_pretrained(args.init, "mlm")
+    base = starting_point(args.init, args.seed)
     import os
 
     workers = min(16, os.cpu_count() or 1)

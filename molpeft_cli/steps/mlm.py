@@ -18,7 +18,7 @@ from molpeft_cli.training.mlm_config import MLMConfig
 
 log = logging.getLogger(__name__)
 
-SIZES = ("tiny", "mini", "xl")
+SIZES = ("tiny", "mini", "small", "xl")
 
 
 @dataclass

@@ -28,7 +28,7 @@ def test_xl_has_44_4_million_parameters():
     assert round(count / 1e6, 1) == 44.4
 
 
-@pytest.mark.parametrize("name", ["mini", "tiny"])
+@pytest.mark.parametrize("name", ["small", "mini", "tiny"])
 def test_named_sizes_count_as_the_formula_says(name):
     config = molformer.named_config(name, vocab_size=100)
     model = molformer.MolformerModel(config)
