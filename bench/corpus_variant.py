@@ -7,7 +7,10 @@ in another mix:
 - `--only moses` (or `moleculeace`): one source alone.
 - `--chembl-fraction F --seed S`: every MoleculeACE molecule, plus a seeded uniform sample of MOSES molecules so
   that MoleculeACE makes F of the corpus (F=0.2: 35,085 ChEMBL + 140,340 MOSES). No molecule is repeated, so the
-  held-out molecules of masked-LM training stay unseen.
+  held-out molecules of masked-LM training stay unseen. The sample draws `default_rng(S).choice` over the MOSES
+  lines, as the builder drew its 250,000 MOSES molecules with descriptor targets with seed 0; so with seed 0 (what
+  the recorded ablation used) the sample is a subset of those and every molecule of the variant has descriptor
+  targets, against 17.6% in the built corpus. Any other seed samples independently of them.
 
 Writes OUT/corpus.smi.gz, OUT/descriptors.npz (rows renumbered to the new order) and OUT/corpus.json (counts per
 source, the parent corpus' sha256s, the rule). CORPUS may hold corpus.smi.gz or corpus.smi.xz (smaller to carry).

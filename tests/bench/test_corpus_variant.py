@@ -44,7 +44,7 @@ def corpus(tmp_path: Path) -> Path:
 def _read(out: Path) -> tuple[list[str], dict[int, float], dict]:
     lines = gzip.open(out / "corpus.smi.gz", "rt").read().splitlines()
     packed = np.load(out / "descriptors.npz")
-    return lines, {int(r): float(v[0]) for r, v in zip(packed["rows"], packed["values"])}, json.loads(
+    return lines, {int(r): float(v[0]) for r, v in zip(packed["rows"], packed["values"], strict=True)}, json.loads(
         (out / "corpus.json").read_text())
 
 
@@ -108,7 +108,7 @@ def test_scratch_start_changes_the_size_alone():
     got = fresh.model.config.to_dict()
     assert {k: got[k] for k in expected if k != "transformers_version"} == {
         k: expected[k] for k in expected if k != "transformers_version"}
-    for (name, a), (_, b) in zip(fresh.model.state_dict().items(), again.model.state_dict().items()):
+    for (name, a), (_, b) in zip(fresh.model.state_dict().items(), again.model.state_dict().items(), strict=True):
         assert np.array_equal(a.numpy(), b.numpy()), name
     from molpeft_cli.errors import MolpeftError
 
