@@ -5,7 +5,7 @@
 #   scratch-mini-mix      mini, the bundle's corpus (MOSES + MoleculeACE, 2.2% ChEMBL)    the reference of both
 #   scratch-mini-moses    mini, MOSES alone                                                corpus mix
 #   scratch-mini-chembl20 mini, all of MoleculeACE + a seeded MOSES sample (20% ChEMBL)    corpus mix
-#   scratch-small-mix     small (16.9M parameters, 3.4x mini), the bundle's corpus        model size
+#   scratch-small-mix     small (16.9M parameters, 3.6x mini), the bundle's corpus        model size
 # As each run ends, its final weights are fine-tuned with the model card's recipe and split over seeds 0, 1, 2 on
 # the same GPU (bench/model_card_eval.sh with DEVICE=cuda, BASELINES=0).
 #   here:  .gpu/corpus/ = corpus.smi.xz (`zcat artifacts/corpus/built/corpus.smi.gz | xz -9`), descriptors.npz and

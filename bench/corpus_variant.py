@@ -25,12 +25,15 @@ import gzip
 import hashlib
 import json
 import lzma
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from molpeft_cli.data.atomic import atomic_path  # noqa: E402
 
 
 def read_lines(corpus_dir: Path) -> list[str]:
@@ -68,13 +71,6 @@ def choose_rows(ranges: dict[str, range], only: str | None, chembl_fraction: flo
     return np.concatenate([picked, np.arange(chembl.start, chembl.stop)])
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
@@ -87,22 +83,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give exactly one of --only and --chembl-fraction")
     info = json.loads((args.corpus / "corpus.json").read_text())
     lines = read_lines(args.corpus)
-    rows = choose_rows(source_ranges(info, len(lines)), args.only, args.chembl_fraction, args.seed)
+    ranges = source_ranges(info, len(lines))
+    rows = choose_rows(ranges, args.only, args.chembl_fraction, args.seed)
     packed = np.load(args.corpus / "descriptors.npz")
     new_position = np.full(len(lines), -1, dtype=np.int64)
     new_position[rows] = np.arange(len(rows))
-    keep = new_position[packed["rows"]] >= 0
-    order = np.argsort(new_position[packed["rows"][keep]])
-    desc_rows = new_position[packed["rows"][keep]][order].astype(np.int32)
-    desc_values = packed["values"][keep][order]
+    moved = new_position[packed["rows"]]  # each descriptor row's place in the variant, -1 where it is left out
+    order = np.argsort(moved)[np.count_nonzero(moved < 0):]
+    desc_rows = moved[order].astype(np.int32)
+    desc_values = packed["values"][order]
 
-    args.out.mkdir(parents=True, exist_ok=True)
     text = ("\n".join(lines[i] for i in rows) + "\n").encode()
-    atomic_write(args.out / "corpus.smi.gz", gzip.compress(text, compresslevel=6, mtime=0))
-    tmp = args.out / ".descriptors.tmp.npz"
-    np.savez_compressed(tmp, rows=desc_rows, values=desc_values)
-    os.replace(tmp, args.out / "descriptors.npz")
-    ranges = source_ranges(info, len(lines))
+    with atomic_path(args.out / "corpus.smi.gz") as tmp:
+        tmp.write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
+    with atomic_path(args.out / "descriptors.npz") as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(handle, rows=desc_rows, values=desc_values)
     counts = {name: int(((rows >= r.start) & (rows < r.stop)).sum()) for name, r in ranges.items()}
     summary = {
         "parent": {"corpus_sha256": info.get("corpus_sha256"), "corpus_text_sha256": info.get("corpus_text_sha256"),
@@ -114,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "descriptor_rows": len(desc_rows),
         "corpus_text_sha256": hashlib.sha256(text).hexdigest(),
     }
-    atomic_write(args.out / "corpus.json", (json.dumps(summary, indent=1) + "\n").encode())
+    with atomic_path(args.out / "corpus.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"{args.out}: {len(rows):,} molecules ({', '.join(f'{n} {c:,}' for n, c in counts.items())}), "
           f"{len(desc_rows):,} with descriptors")
     return 0
