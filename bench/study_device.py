@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from molpeft_cli.pipeline.execute import is_current
     from molpeft_cli.pipeline.plan import StudyPlan, build_plan
     from molpeft_cli.pipeline.profiles import PROFILES
-    from molpeft_cli.pipeline.study import _run_locked, global_args_for
+    from molpeft_cli.pipeline.study import run_plan, global_args_for
     from molpeft_cli.settings import Runtime
 
     deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = Runtime(seed=0, threads=args.threads, device=args.device)
     status = "failed"
     try:  # `molpeft run`'s own execution: run.json, the worker pool, run_history.jsonl, the time limit
-        result = _run_locked(todo, run_dir, canonical.describe(), global_args_for(runtime), runtime,
+        result = run_plan(todo, run_dir, canonical.describe(), global_args_for(runtime), runtime,
                              ["bench/study_device.py", *(argv if argv is not None else sys.argv[1:])],
                              jobs=args.jobs, deadline=deadline, keep_going=True)
         status = "completed"

@@ -142,7 +142,7 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     # a second `run` on this directory refuses instead of redoing each step beside this one
     with directory_lock(run_dir, "run", argv=argv):
         deadline = time.monotonic() + 60 * config.time_limit if config.time_limit else None
-        return _run_locked(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile,
+        return run_plan(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile,
                            config.jobs, deadline=deadline, keep_going=config.keep_going)
 
 
@@ -159,9 +159,11 @@ def _check_run_dir(run_dir: Path) -> None:
     check_outputs("run", {"output": run_dir / "run.json"})  # writable, and our stale temporaries cleaned
 
 
-def _run_locked(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
+def run_plan(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
                 argv: list[str] | None, snakefile: str | None = None, jobs: int = 1, deadline: float | None = None,
                 keep_going: bool = False) -> StudyResult:
+    """Run a planned study in `run_dir` (already locked by the caller): write run.json, execute the steps on `jobs`
+    workers (or write the Snakefile and stop), and append this invocation to run_history.jsonl."""
     from molpeft_cli.data.atomic import write_text_atomic
     from molpeft_cli.data.manifest import now
     from molpeft_cli.pipeline.execute import execute
