@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from molpeft_cli.pipeline.execute import is_current
     from molpeft_cli.pipeline.plan import StudyPlan, build_plan
     from molpeft_cli.pipeline.profiles import PROFILES
-    from molpeft_cli.pipeline.study import run_plan, global_args_for
+    from molpeft_cli.pipeline.study import global_args_for, run_plan
     from molpeft_cli.settings import Runtime
 
     deadline = time.monotonic() + 60 * args.minutes if args.minutes else None

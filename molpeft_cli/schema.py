@@ -2,8 +2,11 @@
 derives its options from them, the pipeline turns a recorded command line back into the same config, and a TOML
 `--config` file uses the same names.
 
-`option(...)`/`argument(...)` build the dataclass fields; `parse_args` reads a step's argument list (as the CLI
-would); `from_mapping` builds a config from a dict (a TOML table), refusing unknown keys.
+`option(...)`/`argument(...)` build the dataclass fields; `make` builds a config from settings given by name (how
+the pipeline builds its steps), `settings_for` checks such settings once (a profile's overrides); `to_args` writes
+a config as the command line that stands for it (manifests, the Makefile, the Snakefile, `--dry-run`) and
+`parse_args` reads one back (tests, and manifests written before configs were recorded); `config_record` is the
+JSON form a manifest records.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import MISSING, Field
 from pathlib import Path
 from typing import Any
@@ -60,10 +63,6 @@ def _options_of(cls: type) -> list[tuple[Field, Any, str | None]]:
         elif kind == "option":
             out.append((f, hints[f.name], None))
     return out
-
-
-def field_type(cls: type, f: Field) -> Any:
-    return typing.get_type_hints(cls)[f.name]
 
 
 def base_type(tp: Any) -> tuple[Any, bool]:
@@ -281,13 +280,62 @@ def config_option() -> Any:
     return option(None, CONFIG_HELP)
 
 
-def to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+def settings_for(cls: type, **values: Any) -> types.MappingProxyType:
+    """Settings of a command by name, as in its TOML table (a nested recipe's settings by their own names),
+    checked against the command's declarations: each name is one of its settings and each value of the declared
+    kind. Read-only, so a profile's overrides cannot be changed by a plan that uses them."""
+    declared = {f.name: tp for f, tp, _ in _options_of(cls)}
+    positional = {f.name for f in cli_fields(cls) if f.metadata.get("kind") == "argument"}
+    unknown = sorted(set(values) - set(declared) - positional)
+    if unknown:
+        raise TypeError(f"{command_of(cls)} has no setting {', '.join(unknown)}")
+    for name, value in values.items():
+        expected = _toml_kind(declared[name], value) if name in declared else None
+        if expected:
+            raise TypeError(f"{command_of(cls)} setting {name} must be {expected}, got {value!r}")
+    return types.MappingProxyType(dict(values))
 
 
-def to_args(config: Any) -> list[str]:
-    """The command-line arguments that stand for `config` (settings left at their defaults are omitted), so that
-    `parse_args(type(config), to_args(config)) == config`."""
+def make(cls: type, **settings: Any) -> Any:
+    """A command's config from settings given by name (positionals and options, a nested recipe's by their own
+    names; the rest at their defaults), validated as the CLI's would be."""
+    groups = {f.name: g for f, _, g in _options_of(cls)}
+    positional = {f.name for f in cli_fields(cls) if f.metadata.get("kind") == "argument"}
+    unknown = sorted(set(settings) - set(groups) - positional)
+    if unknown:
+        raise MolpeftError(f"{command_of(cls)} has no setting {', '.join(unknown)}")
+    if settings.get("config"):
+        raise MolpeftError("make() takes settings, not a settings file")
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in settings.items():
+        group = groups.get(name)
+        (nested.setdefault(group, {}) if group else top)[name] = value
+    return build(cls, top, nested)
+
+
+def config_record(config: Any) -> dict[str, Any]:
+    """A config as plain JSON values (nested recipes as objects, tuples as lists, paths as strings): what a
+    manifest records, and what a recorded one is compared with."""
+    import json
+
+    return json.loads(json.dumps(_plain(dataclasses.asdict(config))))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)
+
+
+def to_args(config: Any, explicit: Collection[str] = ()) -> list[str]:
+    """The command-line arguments that stand for `config`, so that `parse_args(type(config), to_args(config)) ==
+    config`. Settings left at their defaults are omitted, except those named in `explicit` (what a plan set: its
+    command lines then say so, and keep meaning the same if a default changes)."""
     cls = type(config)
     hints = typing.get_type_hints(cls)
     positional: list[str] = []
@@ -302,16 +350,16 @@ def to_args(config: Any) -> list[str]:
         elif kind == "nested":
             inner_hints = typing.get_type_hints(type(value))
             for g in cli_fields(type(value)):
-                options += _option_args(g, inner_hints[g.name], getattr(value, g.name))
+                options += _option_args(g, inner_hints[g.name], getattr(value, g.name), g.name in explicit)
         else:
-            options += _option_args(f, hints[f.name], value)
+            options += _option_args(f, hints[f.name], value, f.name in explicit)
     return positional + options
 
 
-def _option_args(f: Field, declared: Any, value: Any) -> list[str]:
+def _option_args(f: Field, declared: Any, value: Any, explicit: bool = False) -> list[str]:
     default = f.default if f.default is not MISSING else (
         f.default_factory() if f.default_factory is not MISSING else MISSING)
-    if value == default or value is None:
+    if (value == default and not explicit) or value is None:
         return []
     tp, _ = base_type(declared)
     on, off = option_flags(f, tp)

@@ -84,12 +84,17 @@ def build_manifest(
     started: str,
     extra: dict[str, Any] | None = None,
     argv: list[str] | None = None,
+    config: Any = None,
 ) -> dict[str, Any]:
     """`argv` is the command line that made the output (the CLI's own, or the one a pipeline step stands for);
-    None for a call from Python."""
+    None for a call from Python. `config` is the step's config dataclass as the step was given it (recorded as
+    JSON; `molpeft run` compares it to decide whether the step is up to date)."""
+    from molpeft_cli.schema import config_record
+
     return {
         "command": command,
         "argv": list(argv or []),
+        **({"config": config_record(config)} if config is not None else {}),
         "params": _jsonable(params),
         "seed": seed,
         "inputs": describe_inputs(inputs),

@@ -1,7 +1,7 @@
-"""Run a study plan: each step calls its library function (`molpeft_cli.steps`) in this process with the config
-that its command line stands for; a step whose manifest records the same command line and the same input hashes
-(and whose outputs exist) is skipped, so an interrupted run resumes. The command lines are recorded in the
-manifests and written to the Makefile, so `make` reproduces the same steps through the CLI.
+"""Run a study plan: each step calls its library function (`molpeft_cli.steps`) in this process with its config; a
+step whose manifest records the same config and the same input hashes (and whose outputs exist) is skipped, so an
+interrupted run resumes. The command line that stands for each config is recorded in the manifests and written to
+the Makefile, so `make` reproduces the same steps through the CLI.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
 
+# the CLI's global options (before the command), with whether each takes a value
+_GLOBAL_OPTIONS = {"-q": False, "--quiet": False, "-v": False, "--verbose": False, "-vv": False,
+                   "--threads": True, "--device": True, "--seed": True}
+
 
 class StepFailed(MolpeftError):
     """A step of the study failed; names the step, the reason, and its command line."""
@@ -30,29 +34,50 @@ class StepFailed(MolpeftError):
 
     def render(self, flag_of=None) -> str:
         from molpeft_cli.schema import flag_of as flag_in
-        from molpeft_cli.steps import step as step_function
 
-        config_cls, _ = step_function(self.step.argv[0])
+        config_cls = type(self.step.config)
         # the step's own command line is the pipeline's product, so its settings read as that command's flags
         return f"step {self.step.name} failed: {self.cause.render(lambda s: flag_in(config_cls, s))} ({self.command})"
 
 
-def written_by_command(step: Step) -> dict | None:
-    """The step's manifest when it was written by the step's command line (whatever the global options), else
-    None (no manifest, unreadable, or left by another command line)."""
+def recorded_config(manifest: dict, config_cls: type) -> dict | None:
+    """The step config a manifest records, as JSON values; for a manifest written before configs were recorded,
+    the config its command line stands for (read as the CLI reads it). None when neither can be read."""
+    from molpeft_cli.schema import command_of, config_record, parse_args
+
+    if isinstance(manifest.get("config"), dict):
+        return manifest["config"]
+    argv = manifest.get("argv") or []
+    i = 1
+    while i < len(argv) and argv[i] in _GLOBAL_OPTIONS:
+        i += 2 if _GLOBAL_OPTIONS[argv[i]] else 1
+    if i >= len(argv) or argv[i] != command_of(config_cls):
+        return None
+    try:
+        return config_record(parse_args(config_cls, argv[i + 1:]))
+    except (MolpeftError, ValueError, TypeError):
+        return None
+
+
+def written_for(step: Step) -> dict | None:
+    """The step's manifest when it records the step's config (whatever the global options were), else None (no
+    manifest, unreadable, or left by another config)."""
+    from molpeft_cli.schema import config_record
+
     try:
         manifest = json.loads(step.manifest.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    argv = (manifest.get("argv") or []) if isinstance(manifest, dict) else []
-    return manifest if argv[-len(step.argv):] == step.argv else None
+    if not isinstance(manifest, dict):
+        return None
+    return manifest if recorded_config(manifest, type(step.config)) == config_record(step.config) else None
 
 
 def is_current(step: Step) -> bool:
-    """True when the step's outputs exist and its manifest matches its command line and current inputs."""
+    """True when the step's outputs exist and its manifest matches its config and current inputs."""
     if not step.output.exists() or any(not p.exists() for p in step.extra_outputs):
         return False
-    manifest = written_by_command(step)
+    manifest = written_for(step)
     if manifest is None:
         return False
     for record in (manifest.get("inputs") or {}).values():
@@ -68,22 +93,14 @@ def command_line(step: Step, global_args: list[str]) -> str:
     return shlex.join(["molpeft", *global_args, *step.argv])
 
 
-def step_config(step: Step):
-    """The config that a step's command line stands for, read by the same declarations the CLI derives from."""
-    from molpeft_cli.schema import parse_args
-    from molpeft_cli.steps import step as step_function
-
-    config_cls, _ = step_function(step.argv[0])
-    return parse_args(config_cls, step.argv[1:])
-
-
 def run_step(step: Step, global_args: list[str], runtime: Runtime | None = None) -> None:
-    """Call the step's library function with its config; its manifests record the step's command line."""
+    """Call the step's library function with its config; its manifests record the config and the command line
+    that stands for it."""
     from molpeft_cli.steps import step as step_function
 
-    _, function = step_function(step.argv[0])
+    _, function = step_function(step.command)
     try:
-        function(step_config(step), runtime or Runtime(), argv=["molpeft", *global_args, *step.argv])
+        function(step.config, runtime or Runtime(), argv=["molpeft", *global_args, *step.argv])
     except MolpeftError as exc:
         raise StepFailed(step, command_line(step, global_args), exc) from exc
 

@@ -1,17 +1,20 @@
-"""The study as an ordered list of steps, each one `molpeft` command line with its output and dependencies.
+"""The study as an ordered list of steps, each one step config (the same dataclass the `molpeft` command builds
+from its options) with its output and dependencies.
 
-The same list drives `molpeft run` (in order, skipping steps whose manifest matches) and the Makefile it writes
-(`make -j` runs independent cells in parallel).
+The same list drives `molpeft run` (in order, skipping steps whose manifest matches) and the Makefile and
+Snakefile it writes, where each step's config is written as its command line (`schema.to_args`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from molpeft_cli.cells import DIRECT_VARIANT, MAIN_VARIANT, cell_name, selection_name
 from molpeft_cli.choices import NO_SELECTION
 from molpeft_cli.pipeline.profiles import Profile
+from molpeft_cli.schema import command_of, make, to_args
 
 SPLIT_SEED = 0  # one split for every training seed, so cells compare on the same test molecules
 
@@ -19,11 +22,21 @@ SPLIT_SEED = 0  # one split for every training seed, so cells compare on the sam
 @dataclass
 class Step:
     name: str
-    argv: list[str]
+    config: Any  # the step's config dataclass (steps.STEPS names its class by command)
     output: Path
     directory: bool = False
     deps: list[str] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
+    given: tuple[str, ...] = ()  # the settings the plan set: written on the command line even at their defaults
+
+    @property
+    def command(self) -> str:
+        return command_of(type(self.config))
+
+    @property
+    def argv(self) -> list[str]:
+        """The command line that stands for the step's config (without the program and global options)."""
+        return [self.command, *to_args(self.config, self.given)]
 
     @property
     def manifest(self) -> Path:
@@ -49,6 +62,9 @@ class StudyPlan:
         self.steps.append(step)
         return step
 
+    def has(self, name: str) -> bool:
+        return any(s.name == name for s in self.steps)
+
     def describe(self) -> dict:
         return {"profile": self.profile.name, "seeds": self.seeds, "adapters": self.adapters,
                 "selections": self.selections, "model": self.model or "(trained from scratch)",
@@ -57,6 +73,22 @@ class StudyPlan:
                 "steps": len(self.steps),
                 # only when used, so that run.json of a plan without them stays byte-identical
                 **({"features": list(self.features)} if self.features else {})}
+
+
+def config_for(command: str, **settings: Any) -> Any:
+    """The config of a step by its command name, from settings given by name (the rest at their defaults)."""
+    from molpeft_cli.steps import step as step_function
+
+    config_cls, _ = step_function(command)
+    return make(config_cls, **settings)
+
+
+def planned(name: str, command: str, path: Path, /, *, directory: bool = False, deps: list[str] | None = None,
+            extra_outputs: list[Path] | None = None, **settings: Any) -> Step:
+    """The step `name` writing `path`, its config made from `settings` (by name, as `config_for`), which its
+    command line shows."""
+    return Step(name, config_for(command, **settings), path, directory, list(deps or []), list(extra_outputs or []),
+                tuple(settings))
 
 
 def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list[str], selections: list[str],
@@ -68,33 +100,28 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
     data = d / "data"
     molecules, dataset, pool_table, split = (data / "molecules.parquet", data / "dataset.parquet",
                                              data / "pool.parquet", data / "split.parquet")
-    sample = ["--sample", str(profile.sample), "--seed", str(SPLIT_SEED)] if profile.sample else []
-    plan.add(Step("data", ["data", source, "-o", str(molecules), *sample], molecules))
+    sample = {"sample": profile.sample, "seed": SPLIT_SEED} if profile.sample else {}
+    plan.add(planned("data", "data", molecules, source=source, output=str(molecules), **sample))
     if pool:
-        plan.add(Step("pool", ["data", pool, "-o", str(pool_table)], pool_table))
-        plan.add(Step("dataset", ["data", source, "-o", str(dataset), *sample], dataset))
+        plan.add(planned("pool", "data", pool_table, source=pool, output=str(pool_table)))
+        plan.add(planned("dataset", "data", dataset, source=source, output=str(dataset), **sample))
     else:
-        plan.add(Step("pool", ["carve", str(molecules), "-o", str(dataset), "--pool", str(pool_table),
-                               "--size", str(profile.pool_size), "--seed", str(SPLIT_SEED)], pool_table,
-                      deps=["data"], extra_outputs=[dataset]))
+        plan.add(planned("pool", "carve", pool_table, deps=["data"], extra_outputs=[dataset], input=str(molecules),
+                         output=str(dataset), pool=str(pool_table), size=profile.pool_size, seed=SPLIT_SEED))
     dataset_step = "dataset" if pool else "pool"
-    plan.add(Step("split", ["split", str(dataset), "--strategy", "scaffold", "-o", str(split), "--seed",
-                            str(SPLIT_SEED), "--summary", str(data / "split_summary.json")], split,
-                  deps=[dataset_step]))
+    plan.add(planned("split", "split", split, deps=[dataset_step], input=str(dataset), strategy="scaffold",
+                     output=str(split), seed=SPLIT_SEED, summary=str(data / "split_summary.json")))
     if profile.split_compare:
         compare = data / "split_compare.parquet"
-        plan.add(Step("split-compare", ["split", str(dataset), "--compare", "-o", str(compare), "--seed",
-                                        str(SPLIT_SEED)], compare, deps=[dataset_step]))
+        plan.add(planned("split-compare", "split", compare, deps=[dataset_step], input=str(dataset), compare=True,
+                         output=str(compare), seed=SPLIT_SEED))
     audit = data / "audit.parquet"
-    plan.add(Step("audit", ["audit", str(split), str(pool_table), "-o", str(audit), "--summary",
-                            str(data / "audit.json")], audit, deps=["split", "pool"]))
+    plan.add(planned("audit", "audit", audit, deps=["split", "pool"], split_table=str(split), pool=str(pool_table),
+                     output=str(audit), summary=str(data / "audit.json")))
     mlm = d / "models" / "mlm"
-    mlm_argv = ["mlm", str(split), "-o", str(mlm), "--seed", str(SPLIT_SEED), *profile.mlm_args]
-    if model:
-        mlm_argv += ["--model", model]
-    else:
-        mlm_argv += ["--vocab-extra", str(dataset), "--vocab-extra", str(pool_table)]
-    plan.add(Step("mlm", mlm_argv, mlm, directory=True, deps=["split", "pool"]))
+    start = {"model": model} if model else {"vocab_extra": [str(dataset), str(pool_table)]}
+    plan.add(planned("mlm", "mlm", mlm, directory=True, deps=["split", "pool"], input=str(split), output=str(mlm),
+                     seed=SPLIT_SEED, **profile.mlm, **start))
 
     for seed in seeds:
         _selection_steps(plan, seed, split, pool_table)
@@ -103,57 +130,61 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
                 _cell_steps(plan, MAIN_VARIANT, adapter, selection, seed, str(mlm), "mlm", split)
         if "full" in adapters and NO_SELECTION in selections and model:
             _cell_steps(plan, DIRECT_VARIANT, "full", NO_SELECTION, seed, model, None, split)
-    plan.add(Step("report", ["report", str(d), "-o", str(d / "report"), *profile.report_args], d / "report",
-                  directory=True,
-                  deps=[s.name for s in plan.steps if s.name.startswith("eval:")]))
+    plan.add(planned("report", "report", d / "report", directory=True,
+                     deps=[s.name for s in plan.steps if s.name.startswith("eval:")], run_dir=str(d),
+                     output=str(d / "report"), **profile.report))
     return plan
 
 
 def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> None:
+    """One `select` step per strategy of the plan; what each strategy declares it needs (a fine-tuned model, an
+    influence scores table, the training split) decides its other settings and the steps it waits for."""
+    from molpeft_cli.selection import REGISTRY
+
     d, p = plan.run_dir, plan.profile
     base_cell = cell_name(MAIN_VARIANT, "full", NO_SELECTION, seed)
-    base_ckpt = d / "cells" / base_cell
-    needs_base = {"mcdropout", "influence"} & set(plan.selections)
-    if needs_base and not any(s.name == f"finetune:{base_cell}" for s in plan.steps):
+    base_ckpt, base_step = d / "cells" / base_cell, f"finetune:{base_cell}"
+    strategies = [s for s in plan.selections if s != NO_SELECTION]
+    # strategies that read a fine-tuned model (directly, or through influence scores) read the seed's full cell
+    if any(REGISTRY[s].needs & {"model", "scores"} for s in strategies) and not plan.has(base_step):
         _finetune_step(plan, MAIN_VARIANT, "full", NO_SELECTION, seed, str(d / "models" / "mlm"), "mlm", split)
-    common = ["--exclude", str(split), "--seed", str(seed)]
-    for strategy in plan.selections:
-        if strategy == NO_SELECTION:
-            continue
+    for strategy in strategies:
+        needs = REGISTRY[strategy].needs
         out = d / "selections" / f"{selection_name(strategy, seed)}.parquet"
-        argv = ["select", str(pool), "--strategy", strategy, "-o", str(out), *common]
+        settings: dict[str, Any] = {"pool": str(pool), "strategy": strategy, "output": str(out),
+                                    "exclude": str(split), "seed": seed}
         deps = ["pool", "split"]
-        if strategy != "all":
-            argv += ["-k", str(p.k)]
-        if strategy == "maxmin":
-            argv += ["--train", str(split)]
-        if strategy == "mcdropout":
-            argv += ["--model", str(base_ckpt), "--passes", str(p.passes), *p.select_args]
-            deps.append(f"finetune:{base_cell}")
-        if strategy == "influence":
-            scores = d / "scores" / f"{selection_name('influence', seed)}.parquet"
-            plan.add(Step(f"influence:s{seed}", ["influence", str(base_ckpt), "--train", str(split), "--pool",
-                                                 str(pool), "-o", str(scores), "--seed", str(seed),
-                                                 *p.influence_args], scores,
-                          deps=[f"finetune:{base_cell}", "pool", "split"]))
-            argv += ["--scores", str(scores)]
-            deps.append(f"influence:s{seed}")
-        plan.add(Step(f"select:{strategy}-s{seed}", argv, out, deps=deps))
+        if REGISTRY[strategy].takes_k:
+            settings["k"] = p.k
+        if "train" in needs:
+            settings["train"] = str(split)
+        if "model" in needs:
+            settings.update(model=str(base_ckpt), passes=p.passes, **p.select)
+            deps.append(base_step)
+        if "scores" in needs:
+            scores = d / "scores" / f"{selection_name(strategy, seed)}.parquet"
+            influence = f"influence:s{seed}" if strategy == "influence" else f"influence:{strategy}-s{seed}"
+            plan.add(planned(influence, "influence", scores, deps=[base_step, "pool", "split"],
+                             checkpoint=str(base_ckpt), train=str(split), pool=str(pool), output=str(scores),
+                             seed=seed, **p.influence))
+            settings["scores"] = str(scores)
+            deps.append(influence)
+        plan.add(planned(f"select:{strategy}-s{seed}", "select", out, deps=deps, **settings))
 
 
 def _finetune_step(plan: StudyPlan, variant: str, adapter: str, selection: str, seed: int, model: str,
                    model_step: str | None, split: Path) -> str:
     d = plan.run_dir
     name = cell_name(variant, adapter, selection, seed)
-    argv = ["finetune", str(split), "-o", str(d / "cells" / name), "--model", model, "--peft", adapter,
-            "--seed", str(seed), "--truncate", *plan.profile.finetune_args]
+    settings: dict[str, Any] = {"split_table": str(split), "output": str(d / "cells" / name), "model": model,
+                                "peft": adapter, "seed": seed, "truncate": True, **plan.profile.finetune}
     if plan.features:
-        argv += ["--features", ",".join(plan.features)]
+        settings["features"] = list(plan.features)
     deps = ["split"] + ([model_step] if model_step else [])
     if selection != NO_SELECTION:
-        argv += ["--extra", str(d / "selections" / f"{selection_name(selection, seed)}.parquet")]
+        settings["extra"] = [str(d / "selections" / f"{selection_name(selection, seed)}.parquet")]
         deps.append(f"select:{selection}-s{seed}")
-    plan.add(Step(f"finetune:{name}", argv, d / "cells" / name, directory=True, deps=deps))
+    plan.add(planned(f"finetune:{name}", "finetune", d / "cells" / name, directory=True, deps=deps, **settings))
     return name
 
 
@@ -161,9 +192,9 @@ def _cell_steps(plan: StudyPlan, variant: str, adapter: str, selection: str, see
                 model_step: str | None, split: Path) -> None:
     d = plan.run_dir
     name = cell_name(variant, adapter, selection, seed)
-    if not any(s.name == f"finetune:{name}" for s in plan.steps):
+    if not plan.has(f"finetune:{name}"):
         _finetune_step(plan, variant, adapter, selection, seed, model, model_step, split)
     preds, metrics = d / "eval" / f"{name}.predictions.parquet", d / "eval" / f"{name}.metrics.parquet"
-    plan.add(Step(f"eval:{name}", ["eval", str(d / "cells" / name), str(split), "--split", "test", "-o",
-                                   str(preds), "--metrics", str(metrics), "--run", name, "--variant", variant,
-                                   "--truncate"], preds, deps=[f"finetune:{name}"], extra_outputs=[metrics]))
+    plan.add(planned(f"eval:{name}", "eval", preds, deps=[f"finetune:{name}"], extra_outputs=[metrics],
+                     checkpoint=str(d / "cells" / name), data=str(split), split="test", output=str(preds),
+                     metrics=str(metrics), run=name, variant=variant, truncate=True))

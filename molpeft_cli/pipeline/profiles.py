@@ -1,11 +1,20 @@
-"""Named study sizes. Each profile fixes the model and the training budgets; `--seeds`, `--adapters` and
-`--selections` narrow any of them."""
+"""Named study sizes. Each profile fixes the model and the training budgets as typed overrides of the steps'
+configs (checked against their declarations when this module loads); `--seeds`, `--adapters` and `--selections`
+narrow any of them. Why each budget is what it is, with the measurements behind it: `bench/results/profiles.md`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from molpeft_cli.choices import ADAPTERS, SELECTIONS  # noqa: F401 - the grid's axes, read from here too
+from molpeft_cli.schema import settings_for
+from molpeft_cli.steps.finetune import FinetuneConfig
+from molpeft_cli.steps.influence import InfluenceConfig
+from molpeft_cli.steps.mlm import PretrainConfig
+from molpeft_cli.steps.report import ReportConfig
+
+NONE = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -13,18 +22,17 @@ class Profile:
     name: str
     description: str
     model: str  # base model for stage 1 (bundled name, directory or hub id); "" = train one from scratch
-    mlm_args: tuple[str, ...]
-    finetune_args: tuple[str, ...]
+    mlm: MappingProxyType  # settings of the stage-1 `mlm` step (PretrainConfig and its MLM recipe)
+    finetune: MappingProxyType  # settings of every cell's `finetune` step (its recipe; the adapter is the cell's)
     seeds: tuple[int, ...]
     k: int = 185
     pool_size: int = 300
-    passes: int = 100
-    select_args: tuple[str, ...] = ()  # extra flags for `select --strategy mcdropout`
-    influence_args: tuple[str, ...] = ()
+    passes: int = 100  # MC-dropout passes of the strategies that ask for a model
+    select: MappingProxyType = field(default_factory=lambda: NONE)  # more settings of strategies given a model
+    influence: MappingProxyType = field(default_factory=lambda: NONE)  # settings of the `influence` step
     sample: int | None = None  # subsample the dataset (tiny profile)
     split_compare: bool = True
-    report_args: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
+    report: MappingProxyType = field(default_factory=lambda: NONE)  # settings of the `report` step
 
 
 QUICK = Profile(
@@ -32,23 +40,17 @@ QUICK = Profile(
     description="bundled molformer-mini, all 24 cells + the direct route, one seed, every cell trained until "
                 "early stopping fires",
     model="molformer-mini",
-    # float32 throughout: bf16 autocast is 5-12x slower than float32 on CPUs without bf16 hardware (AVX2
-    # only: measured 12.6 vs 1.0 s per training step of molformer-mini on 32 x 48 tokens), and the model is
-    # small enough that a GPU does not need it either
-    # stage 1: 5 epochs of MLM on the training split (held-out loss still falling after 1: 0.473 -> 0.434)
-    mlm_args=("--epochs", "5", "--batch-size", "64"),
-    # the cap is far above the tuned recipes' stopping epochs (4-21 in the sweep), so early stopping decides.
-    # Patience 3, as in the sweep that tuned the recipes: the rate halves after each epoch without a better
-    # validation MSE, and the gains come after a halving (model card, seed 0: 0.946 -> 0.692 at the first halving,
-    # best 0.642 at epoch 13), which patience 2 cuts off (it stopped the direct cell at epoch 5 with 0.847)
-    finetune_args=("--max-epochs", "40", "--patience", "3"),
+    # float32 throughout (no bf16: slower on CPUs without bf16 hardware); 5 epochs of stage-1 MLM
+    mlm=settings_for(PretrainConfig, epochs=5, batch_size=64),
+    # the cap is far above the tuned recipes' stopping epochs, so early stopping decides; patience 3, as in the
+    # sweep that tuned the recipes (the gains come after a learning-rate halving, which patience 2 cuts off)
+    finetune=settings_for(FinetuneConfig, max_epochs=40, patience=3),
     seeds=(0,),
     passes=20,
-    # the last block + head, Gauss-Newton in a random projection: LDS 0.27 against 0.08-0.12 for the head alone
-    # (bench/results/influence_lds_bundled.md), in about 90 s
-    influence_args=("--params", "last-1", "--solver", "projected", "--step", "auto"),
-    # chemprop (when installed): 15 epochs instead of its 50, about 5 min on 2 cores instead of about 18
-    report_args=("--rf-trees", "100", "--chemprop-epochs", "15"),
+    # the last block + head, Gauss-Newton in a random projection (the best LDS of bench/results/influence_lds_*)
+    influence=settings_for(InfluenceConfig, params="last-1", solver="projected", step="auto"),
+    # chemprop (when installed): 15 epochs instead of its 50, for time
+    report=settings_for(ReportConfig, rf_trees=100, chemprop_epochs=15),
 )
 
 PROFILES: dict[str, Profile] = {
@@ -56,21 +58,21 @@ PROFILES: dict[str, Profile] = {
         name="tiny",
         description="tiny model trained from scratch on 240 molecules: seconds, for CI and smoke tests",
         model="",
-        mlm_args=("--from-scratch", "--size", "tiny", "--max-steps", "20", "--batch-size", "32",
-                  "--holdout", "0.1", "--patience", "0"),
+        mlm=settings_for(PretrainConfig, from_scratch=True, size="tiny", max_steps=20, batch_size=32, holdout=0.1,
+                         patience=0),
         # patience 2 within 2 epochs cannot fire: tiny cells are reported as not converged, on purpose (fast)
-        finetune_args=("--max-epochs", "2", "--patience", "2", "--batch-size", "32"),
+        finetune=settings_for(FinetuneConfig, max_epochs=2, patience=2, batch_size=32),
         seeds=(0,),
         k=12,
         pool_size=40,
         passes=5,
-        influence_args=("--params", "head", "--depth", "50", "--step", "auto", "--damping", "0.1"),
+        influence=settings_for(InfluenceConfig, params="head", depth=50, step="auto", damping="0.1"),
         sample=240,
         split_compare=False,
-        report_args=("--no-chemprop",),  # the chemprop baseline has its own test
+        report=settings_for(ReportConfig, chemprop=False),  # the chemprop baseline has its own test
     ),
     "quick": QUICK,
-    # the quick study over three seeds: its seed-0 steps are the quick profile's, command line for command line, so
+    # the quick study over three seeds: its seed-0 steps are the quick profile's, config for config, so
     # `molpeft run --profile full -o RUN` on a finished quick run RUN adds seeds 1 and 2 and re-runs only the report
     "full": replace(
         QUICK,
@@ -78,15 +80,15 @@ PROFILES: dict[str, Profile] = {
         description="bundled molformer-mini, the quick profile's cells over 3 seeds, so the intervals include "
                     "training noise",
         seeds=(0, 1, 2),
-        report_args=(),  # chemprop with its default 50 epochs
+        report=NONE,  # chemprop with its default 50 epochs
     ),
     "paper": Profile(
         name="paper",
         description="MoLFormer-XL from the hub with the original study's settings, 3 seeds: for a GPU",
         model="ibm/MoLFormer-XL-both-10pct",
-        mlm_args=("--epochs", "10"),
-        finetune_args=("--max-epochs", "50", "--patience", "5"),
+        mlm=settings_for(PretrainConfig, epochs=10),
+        finetune=settings_for(FinetuneConfig, max_epochs=50, patience=5),
         seeds=(0, 1, 2),
-        influence_args=("--params", "last-2", "--step", "auto"),
+        influence=settings_for(InfluenceConfig, params="last-2", step="auto"),
     ),
 }

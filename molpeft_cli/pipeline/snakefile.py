@@ -31,10 +31,9 @@ class StepResources:
 
 
 def uses_model(step: Step) -> bool:
-    command = step.argv[0]
-    if command == "select":
-        return "mcdropout" in step.argv
-    return command in MODEL_COMMANDS
+    if step.command == "select":  # a strategy that runs a fine-tuned model (MC dropout) is given one
+        return step.config.model is not None
+    return step.command in MODEL_COMMANDS
 
 
 def step_resources(step: Step, profile: str, threads: int) -> StepResources:

@@ -28,13 +28,13 @@ def step_seconds(step: Step) -> float | None:
 
 def measured_seconds(plan: StudyPlan, check_inputs: bool = True) -> dict[str, float]:
     """Step name -> seconds, for the plan's steps that are done and up to date (a manifest left by an older
-    command line or older inputs does not count: `molpeft run` would run that step again). `check_inputs=False`
-    only asks that the manifest was written by the step's command line, for a run brought back from another
+    config or older inputs does not count: `molpeft run` would run that step again). `check_inputs=False`
+    only asks that the manifest records the step's config, for a run brought back from another
     machine without its weights (whose hashes its manifests record)."""
-    from molpeft_cli.pipeline.execute import is_current, written_by_command
+    from molpeft_cli.pipeline.execute import is_current, written_for
 
     def done(step: Step) -> bool:
-        return is_current(step) if check_inputs else written_by_command(step) is not None
+        return is_current(step) if check_inputs else written_for(step) is not None
 
     seconds = {step.name: step_seconds(step) for step in plan.steps if done(step)}
     return {name: value for name, value in seconds.items() if value is not None}

@@ -28,12 +28,15 @@ class Strategy:
     select: Callable[[pl.DataFrame, SelectionConfig, SelectionContext], pl.DataFrame]
     columns: tuple[str, ...]  # pool columns it reads
     help: str
+    needs: frozenset[str] = frozenset()
+    takes_k: bool = True
 
 
 REGISTRY: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("all", AllConfig, select_all, ("mol_id",), "the whole pool (after the leakage guard)"),
+        Strategy("all", AllConfig, select_all, ("mol_id",), "the whole pool (after the leakage guard)",
+                 takes_k=False),
         Strategy("random", RandomConfig, select_random, ("mol_id",), "seeded uniform choice"),
         Strategy(
             "maxmin",
@@ -41,6 +44,7 @@ REGISTRY: dict[str, Strategy] = {
             select_maxmin,
             ("mol_id", "smiles_canonical"),
             "MaxMin diversity on Morgan fingerprints; score = Tanimoto distance to earlier picks",
+            needs=frozenset({"train"}),
         ),
         Strategy(
             "mcdropout",
@@ -48,6 +52,7 @@ REGISTRY: dict[str, Strategy] = {
             select_mcdropout,
             ("mol_id",),
             "most uncertain first; score = std of predictions over dropout passes",
+            needs=frozenset({"model"}),
         ),
         Strategy(
             "influence",
@@ -55,6 +60,7 @@ REGISTRY: dict[str, Strategy] = {
             select_influence,
             ("mol_id",),
             "positive influence scores (estimated to lower the validation loss), highest first",
+            needs=frozenset({"scores"}),
         ),
     )
 }

@@ -44,7 +44,7 @@ def audit(config: AuditConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     c = config
     check_step_outputs(c, {"output": False, "summary": False}, ("split_table", "pool", "config"))
     recorder = Recorder("audit", dict(tolerance=c.tolerance), None,
-                        {"split": c.split_table, "pool": c.pool, "config": c.config}, argv)
+                        {"split": c.split_table, "pool": c.pool, "config": c.config}, argv, config=c)
     dataset = load_molecules(c.split_table, "split", unlabeled=True)
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     hits, counts = audit_pool(dataset, pool_table, tolerance=c.tolerance)

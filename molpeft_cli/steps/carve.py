@@ -41,7 +41,7 @@ def carve(config: CarveConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     c = config
     check_step_outputs(c, {"output": False, "pool": False}, ("input", "config"))
     seed = runtime.seed_for(c.seed)
-    recorder = Recorder("carve", dict(size=c.size), seed, {"input": c.input, "config": c.config}, argv)
+    recorder = Recorder("carve", dict(size=c.size), seed, {"input": c.input, "config": c.config}, argv, config=c)
     table = load_molecules(c.input, "input")
     rest, carved = carve_pool(table, c.size, seed)
     log.info(f"carved a pool of {carved.height} molecules ({carved['smiles_canonical'].n_unique()} compounds) "

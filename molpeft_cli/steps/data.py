@@ -68,7 +68,7 @@ def load_data(config: DataConfig, runtime: Runtime = Runtime(), argv: list[str] 
     recorder = Recorder("data", dict(source=c.source, smiles_col=c.smiles_col, label_col=c.label_col,
                                      id_col=c.id_col, unlabeled=c.unlabeled, strict=c.strict, dedupe=c.dedupe,
                                      refresh=c.refresh, sample=c.sample),
-                        seed if c.sample else None, {"source": resolved.path, "config": c.config}, argv)
+                        seed if c.sample else None, {"source": resolved.path, "config": c.config}, argv, config=c)
     raw = read_table(resolved.path)
     result = build_molecule_table(raw, source=resolved.name, smiles_col=c.smiles_col, label_col=c.label_col,
                                   id_col=c.id_col, unlabeled=c.unlabeled, dedupe=c.dedupe)

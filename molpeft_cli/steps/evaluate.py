@@ -60,7 +60,7 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
     check_step_outputs(c, {"output": False, "metrics": False}, ("checkpoint", "data", "config"))
     runtime.apply_threads()
     recorder = Recorder("eval", dict(split=c.split, truncate=c.truncate, variant=c.variant), None,
-                        {"checkpoint": c.checkpoint, "data": c.data, "config": c.config}, argv)
+                        {"checkpoint": c.checkpoint, "data": c.data, "config": c.config}, argv, config=c)
     ft = load_finetuned(c.checkpoint, runtime.device)
     table = load_molecules(c.data, "data", unlabeled=True)  # unlabelled rows are counted below, per split
     if c.split != "all":

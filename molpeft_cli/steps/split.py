@@ -29,7 +29,6 @@ class SplitConfig:
     summary: str | None = option(None, "Write the split-quality summary here as JSON.")
     compare: bool = option(False, "Run all six strategies; -o gets one comparison table.")
     config: str | None = config_option()
-    config: str | None = config_option()
 
     def __post_init__(self) -> None:
         self.frac = tuple(self.frac)
@@ -61,7 +60,7 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     seed = runtime.seed_for(c.seed)
     table = load_molecules(c.input, "input")
     recorder = Recorder("split", dict(strategy="all" if c.compare else c.strategy, frac=list(c.frac),
-                                      compare=c.compare), seed, {"input": c.input, "config": c.config}, argv)
+                                      compare=c.compare), seed, {"input": c.input, "config": c.config}, argv, config=c)
     strategies = list(STRATEGIES) if c.compare else [c.strategy]
     summaries = []
     split_table = None

@@ -58,6 +58,7 @@ def tune(config: TuneConfig, runtime: Runtime = Runtime(), argv: list[str] | Non
     params = {"peft": c.recipe.peft, "grid": grid.as_dicts(), "seeds": list(c.seeds), "model": c.model,
               "fixed": c.recipe.to_dict(), "jobs": c.jobs}
     manifest = build_manifest("tune", params, None, {"split": c.split_table, "config": c.config, "model": c.model},
-                              started, {"best": result.best, "trials": result.trials.height}, argv=argv)
+                              started, {"best": result.best, "trials": result.trials.height}, argv=argv,
+                              config=c)
     write_outputs(result, grid, c.recipe, manifest)
     return TuneResult(Path(c.output), result.best, margin_text(result.summary), result.summary)

@@ -1,6 +1,7 @@
-"""The CLI options are derived from the steps' config dataclasses, and the pipeline reads its steps' command lines
-with the same declarations: for every step of the study plans, the CLI (Typer) and the library reader give the same
-config, and a config's command line (`to_args`) reads back to that config."""
+"""The CLI options are derived from the steps' config dataclasses, and the pipeline writes its steps' configs as
+command lines with the same declarations: for every step of the study plans, the command line written for its
+config (the Makefile's, the manifest's) makes the same config in the CLI (Typer) and reads back to it in the
+library."""
 
 from __future__ import annotations
 
@@ -37,11 +38,10 @@ def plan_steps():
 
 @pytest.mark.parametrize(("profile", "step"), plan_steps(), ids=lambda v: getattr(v, "name", v))
 def test_pipeline_reads_each_step_as_the_cli_does(profile, step):
-    from molpeft_cli.pipeline.execute import step_config
     from molpeft_cli.schema import parse_args, to_args
 
-    library = step_config(step)
-    assert library == cli_config(step.argv[0], step.argv[1:])
+    library = step.config
+    assert library == cli_config(step.command, step.argv[1:])
     assert parse_args(type(library), to_args(library)) == library
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.pipeline.parallel import execute_parallel
-from molpeft_cli.pipeline.plan import Step, StudyPlan
+from molpeft_cli.pipeline.plan import Step, StudyPlan, config_for
 from molpeft_cli.pipeline.profiles import PROFILES
 from molpeft_cli.settings import Runtime
 
@@ -17,11 +17,12 @@ def _plan(tmp_path, small_csv) -> StudyPlan:
     """Two independent steps, one of which fails (its input is missing), and a step that needs the failing one."""
     out = tmp_path / "run"
     steps = [
-        Step("missing", ["data", str(tmp_path / "absent.csv"), "-o", str(out / "missing.parquet")],
+        Step("missing", config_for("data", source=str(tmp_path / "absent.csv"), output=str(out / "missing.parquet")),
              out / "missing.parquet"),
-        Step("after", ["data", str(small_csv), "-o", str(out / "after.parquet")], out / "after.parquet",
-             deps=["missing"]),
-        Step("fine", ["data", str(small_csv), "-o", str(out / "fine.parquet")], out / "fine.parquet"),
+        Step("after", config_for("data", source=str(small_csv), output=str(out / "after.parquet")),
+             out / "after.parquet", deps=["missing"]),
+        Step("fine", config_for("data", source=str(small_csv), output=str(out / "fine.parquet")),
+             out / "fine.parquet"),
     ]
     return StudyPlan(out, PROFILES["tiny"], [0], ["full"], ["none"], None, "", steps=steps)
 

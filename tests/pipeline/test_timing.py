@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from molpeft_cli.pipeline.plan import Step, StudyPlan
+from molpeft_cli.pipeline.plan import Step, StudyPlan, config_for
 from molpeft_cli.pipeline.profiles import PROFILES
 from molpeft_cli.pipeline.timing import simulate_wall, step_seconds
+from molpeft_cli.schema import config_record
 
 
 def _plan(tmp_path: Path, deps: dict[str, list[str]]) -> StudyPlan:
-    steps = [Step(name, ["data", name], tmp_path / f"{name}.parquet", deps=after) for name, after in deps.items()]
+    steps = [Step(name, config_for("data", source=name, output=str(tmp_path / f"{name}.parquet")),
+                  tmp_path / f"{name}.parquet", deps=after) for name, after in deps.items()]
     return StudyPlan(tmp_path, PROFILES["tiny"], [0], ["full"], ["none"], None, "molformer-mini", steps)
 
 
@@ -47,11 +49,11 @@ def test_measured_seconds_without_checking_inputs_counts_a_run_brought_back_with
     for step in plan.steps:
         step.output.write_text("x")
     span = {"started": "2026-11-27T01:00:00+00:00", "ended": "2026-11-27T01:00:30+00:00"}
-    # a: written by its command line, but its input (a checkpoint left behind on the GPU machine) is not here
-    plan.steps[0].manifest.write_text(json.dumps({**span, "argv": ["molpeft", "data", "a"],
+    # a: written for its config, but its input (a checkpoint left behind on the GPU machine) is not here
+    plan.steps[0].manifest.write_text(json.dumps({**span, "config": config_record(plan.steps[0].config),
                                                   "inputs": {"model": {"path": str(tmp_path / "gone"),
                                                                        "sha256": "0" * 64}}}))
-    # b: written by another command line (an older recipe)
-    plan.steps[1].manifest.write_text(json.dumps({**span, "argv": ["molpeft", "data", "old"]}))
+    # b: written by another config (an older recipe)
+    plan.steps[1].manifest.write_text(json.dumps({**span, "argv": ["molpeft", "data", "old", "-o", "b.parquet"]}))
     assert measured_seconds(plan) == {}
     assert measured_seconds(plan, check_inputs=False) == {"a": pytest.approx(30.0)}
