@@ -11,7 +11,7 @@
 # DEVICE=cuda fine-tunes on a GPU (molpeft --device). BASELINES=0 leaves the forests and chemprop out (on a GPU
 # machine they would only compete with the fine-tunes for its CPUs). SPLIT=FILE starts OUT from that split table
 # instead of building one (a GPU machine has no DeepChem). MAX_EPOCHS (default 20) is for rehearsals only.
-#   bench/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
+#   tools/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-artifacts/model_card}"
