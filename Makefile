@@ -36,7 +36,7 @@ test: venv browser lint
 	$(BIN)/python -m pytest -q
 
 lint: venv
-	$(BIN)/ruff check molpeft_cli tests bench
+	$(BIN)/ruff check molpeft_cli tests bench tools
 
 clean:
 	rm -rf artifacts .pytest_cache

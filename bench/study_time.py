@@ -3,7 +3,7 @@
     python bench/study_time.py artifacts/quick --profile quick --jobs 1 2
     python bench/study_time.py artifacts/quick --profile full --jobs 2      # seeds 1-2 from seed 0's steps
     python bench/study_time.py artifacts/full --profile full --jobs 1 14 --inputs-unchecked --leave-out report
-        # a run made by bench/study_device.sh on a GPU and brought back without weights (report run here)
+        # a run made by tools/device/study_device.sh on a GPU and brought back without weights (report run here)
 
 Each step's time is the span its manifest records (started -> ended). The wall time replays the plan with those
 times the way `molpeft run --jobs N` schedules it. A step not yet run takes the time of the same step of
@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--reference-seed", type=int, default=0)
     parser.add_argument("--inputs-unchecked", action="store_true",
                         help="count a step whose manifest has its command line even when its inputs cannot be "
-                             "checked (a run brought back without its weights, e.g. by bench/study_device.py)")
+                             "checked (a run brought back without its weights, e.g. by tools/device/study_device.py)")
     parser.add_argument("--leave-out", nargs="*", default=[],
                         help="steps to leave out of the sums and the replay (e.g. report, run elsewhere)")
     args = parser.parse_args()

@@ -12,7 +12,8 @@ from molpeft_cli.errors import MolpeftError
 from molpeft_cli.model.config import MolformerConfig
 
 NAMED_SIZES: dict[str, dict[str, Any]] = {
-    # MoLFormer-XL-both-10pct: 44,375,040 parameters with its 2362-token vocabulary.
+    # MoLFormer-XL-both-10pct's published layout, so that its checkpoint loads. Parameter counts and compute per
+    # token of every size: bench/results/model_sizes.md.
     "xl": dict(
         hidden_size=768,
         num_hidden_layers=12,
@@ -20,9 +21,8 @@ NAMED_SIZES: dict[str, dict[str, Any]] = {
         intermediate_size=768,
         num_random_features=32,
     ),
-    # Twice mini's depth at 4/3 its width (head size 64): 18.0M parameters with a 2362-token vocabulary, 16.9M
-    # with the bundled 55-token one (34 MB as float16, under the bundle's 50 MB limit); about 3.6x mini's compute
-    # per token.
+    # Twice mini's depth at 4/3 its width (head size 64): the next step up from the bundle that still fits the
+    # bundle's size limit as float16 with the bundled vocabulary.
     "small": dict(
         hidden_size=512,
         num_hidden_layers=8,
@@ -30,8 +30,8 @@ NAMED_SIZES: dict[str, dict[str, Any]] = {
         intermediate_size=1024,
         num_random_features=32,
     ),
-    # Same head size (64) as XL at a ninth of its compute per token: 5.6M parameters with a 2362-token
-    # vocabulary.
+    # Same head size (64) as XL at a small fraction of its compute per token, so that pretraining and
+    # fine-tuning fit a CPU.
     "mini": dict(
         hidden_size=384,
         num_hidden_layers=4,
@@ -39,7 +39,7 @@ NAMED_SIZES: dict[str, dict[str, Any]] = {
         intermediate_size=768,
         num_random_features=32,
     ),
-    # For tests: runs in milliseconds.
+    # For tests: every layer kind of the architecture at the smallest width.
     "tiny": dict(
         hidden_size=32,
         num_hidden_layers=2,

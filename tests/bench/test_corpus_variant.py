@@ -1,5 +1,5 @@
-"""bench/corpus_variant.py: corpus-mix variants keep each molecule's descriptor targets, repeat nothing, and hold
-the asked-for mix; bench/pretrain_gpu.py's scratch:SIZE start changes the size alone."""
+"""tools/corpus_variant.py: corpus-mix variants keep each molecule's descriptor targets, repeat nothing, and hold
+the asked-for mix; tools/pretrain_gpu.py's scratch:SIZE start changes the size alone."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,4 @@
-"""bench/gpu_figures.py runs end to end on the CPU (smallest sizes, tiny model) in an interpreter where polars,
+"""tools/device/gpu_figures.py runs end to end on the CPU (smallest sizes, tiny model) in an interpreter where polars,
 RDKit, DeepChem and platformdirs cannot be imported, as on the GPU machine that lacks them."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def test_runs_without_polars_rdkit_deepchem_platformdirs(tmp_path):
     out = tmp_path / "figures"
     args = [str(out), "--smoke", "--size", "tiny", "--device", "cpu", "--threads", "1"]
     code = (f"import sys; [sys.modules.__setitem__(m, None) for m in {ABSENT_ON_GPU_MACHINE!r}]\n"
-            "sys.path.insert(0, 'bench'); import gpu_figures; gpu_figures.import_dependencies()\n"
+            "sys.path.insert(0, 'tools/device'); import gpu_figures; gpu_figures.import_dependencies()\n"
             f"sys.exit(gpu_figures.main({args!r}))")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
@@ -38,7 +38,7 @@ def test_runs_without_polars_rdkit_deepchem_platformdirs(tmp_path):
     assert table.count("\n| finetune |") == 4 and "| torchrun |" in table
 
     # --compare puts another run alongside with the ratio per row (here the run itself: every ratio is 1.0x)
-    sys.path.insert(0, str(REPO / "bench"))
+    sys.path.insert(0, str(REPO / "tools" / "device"))
     try:
         import gpu_figures
     finally:

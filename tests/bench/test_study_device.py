@@ -1,4 +1,4 @@
-"""bench/study_device.py: refuses a run whose data steps are not done, and packs a run without its weights."""
+"""tools/device/study_device.py: refuses a run whose data steps are not done, and packs a run without its weights."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tools" / "device"))
 
 import study_device  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""`execute_parallel`'s time limit and keep-going mode (used by bench/study_device.py on time-boxed GPU leases)."""
+"""`execute_parallel`'s time limit and keep-going mode (used by tools/device/study_device.py on GPU leases)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""bench/publish_study.sh: a finished study's report and tables are copied, checkpoints are not, a stale report is
+"""tools/publish_study.sh: a finished study's report and tables are copied, checkpoints are not, a stale report is
 refused."""
 
 import os
@@ -9,7 +9,7 @@ from molpeft_cli.report import build_report
 from tests.report.conftest import FAST
 from tests.report.run_factory import make_run_dir
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "publish_study.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "publish_study.sh"
 
 
 def _publish(run: Path, dest: Path) -> subprocess.CompletedProcess:

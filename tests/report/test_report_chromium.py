@@ -1,4 +1,4 @@
-"""Render report.html in headless Chromium (bench/check_report_chromium.sh) and check the page is not blank."""
+"""Render report.html in headless Chromium (tools/check_report_chromium.sh) and check the page is not blank."""
 
 import os
 import shutil
@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SCRIPT = REPO / "bench" / "check_report_chromium.sh"
+SCRIPT = REPO / "tools" / "check_report_chromium.sh"
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium here (as root: apt-get install -y chromium)")

@@ -7,14 +7,14 @@
 #   scratch-mini-chembl20 mini, all of MoleculeACE + a seeded MOSES sample (20% ChEMBL)    corpus mix
 #   scratch-small-mix     small (16.9M parameters, 3.6x mini), the bundle's corpus        model size
 # As each run ends, its final weights are fine-tuned with the model card's recipe and split over seeds 0, 1, 2 on
-# the same GPU (bench/model_card_eval.sh with DEVICE=cuda, BASELINES=0).
+# the same GPU (tools/model_card_eval.sh with DEVICE=cuda, BASELINES=0).
 #   here:  .gpu/corpus/ = corpus.smi.xz (`zcat artifacts/corpus/built/corpus.smi.gz | xz -9`), descriptors.npz and
 #          corpus.json of the built corpus; .gpu/split.parquet = artifacts/card/split.parquet; .gpu/site.tar.xz =
-#          polars + rdkit (see bench/study_device.sh; the fine-tunes validate SMILES with RDKit)
-#   there: bench/corpus_size_ablation_device.sh with carry [.gpu] and OUT set. It writes OUT/results.tar.gz (the
+#          polars + rdkit (see tools/device/study_device.sh; the fine-tunes validate SMILES with RDKit)
+#   there: tools/device/corpus_size_ablation_device.sh with carry [.gpu] and OUT set. It writes OUT/results.tar.gz (the
 #          card's fine-tunes without weights, pretraining logs and summaries, variant corpus.json files),
 #          OUT/weights.part-* (the four pretrained models, float16; `cat` them into a .tar.gz) and OUT/run.log.
-#   here:  tar xzf results.tar.gz; python bench/card_compare.py <card> scratch-mini-mix scratch-mini-moses
+#   here:  tar xzf results.tar.gz; python tools/card_compare.py <card> scratch-mini-mix scratch-mini-moses
 #          scratch-mini-chembl20 scratch-small-mix
 # STEPS (1226), BATCH (512), DEVICE (cuda), MINUTES (cap on each run's pretraining, 5.5), THREADS (CPU threads of
 # each pretraining run, 3), LIMIT_S (the whole job before packing, 530), HOLDOUT, MAX_EPOCHS, GPU_DIR and PY
@@ -48,18 +48,18 @@ job() {
     "$PY" -c "import gzip, lzma, shutil, sys
 with lzma.open(sys.argv[1]) as src, gzip.open(sys.argv[2], 'wb', compresslevel=1) as dst: shutil.copyfileobj(src, dst)" \
         "$GPU_DIR/corpus/corpus.smi.xz" "$WORK/corpus/mix/corpus.smi.gz" || return 1
-    "$PY" bench/corpus_variant.py "$WORK/corpus/mix" "$WORK/corpus/moses" --only moses || return 1
-    "$PY" bench/corpus_variant.py "$WORK/corpus/mix" "$WORK/corpus/chembl20" --chembl-fraction 0.2 --seed 0 || return 1
+    "$PY" tools/corpus_variant.py "$WORK/corpus/mix" "$WORK/corpus/moses" --only moses || return 1
+    "$PY" tools/corpus_variant.py "$WORK/corpus/mix" "$WORK/corpus/chembl20" --chembl-fraction 0.2 --seed 0 || return 1
     variant() {  # name, init, corpus
         local name=$1 log="$WORK/logs/$1.log"
-        "$PY" bench/pretrain_gpu.py "$WORK/corpus/$3" "$WORK/runs/$name" --minutes "$MINUTES" --max-steps "$STEPS" \
+        "$PY" tools/pretrain_gpu.py "$WORK/corpus/$3" "$WORK/runs/$name" --minutes "$MINUTES" --max-steps "$STEPS" \
             --batch-size "$BATCH" --lr 5e-4 --descriptor-weight 0.5 --init "$2" --seed 0 --holdout "$HOLDOUT" \
             --export "$WORK/runs/$name-export" --device "$DEVICE" --threads "$THREADS" > "$log" 2>&1
         [ -f "$WORK/runs/$name-export/final/model.safetensors" ] || { echo "$name: no final weights" >> "$log"; return 1; }
         rm -rf "$WORK/models/$name" && cp -r "$WORK/runs/$name-export/final" "$WORK/models/$name"
         echo "$name: pretrained at $SECONDS s; fine-tuning" | tee -a "$log"
         DEVICE="$DEVICE" BASELINES=0 SPLIT="$GPU_DIR/split.parquet" PYTHON="$PY" \
-            bench/model_card_eval.sh "$WORK/card" "0 1 2" "$WORK/models/$name" >> "$log" 2>&1
+            tools/model_card_eval.sh "$WORK/card" "0 1 2" "$WORK/models/$name" >> "$log" 2>&1
         echo "$name: fine-tuned at $SECONDS s" | tee -a "$log"
     }
     variant scratch-mini-mix scratch:mini mix &

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Render REPORT_DIR/report.html in headless Chromium (no network) and check the screenshot is not blank.
-# Usage: bench/check_report_chromium.sh REPORT_DIR [SCREENSHOT.png]
+# Usage: tools/check_report_chromium.sh REPORT_DIR [SCREENSHOT.png]
 # Exit codes: 0 ok, 1 the render failed or looks blank, 2 bad usage, 3 no chromium on this machine.
 set -euo pipefail
 

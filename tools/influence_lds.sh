@@ -3,7 +3,7 @@
 # Lipophilicity scaffold split, a 300-molecule pool carved out of it first, scores for head / last-1 / all
 # adapted parameters with the available solvers, then `molpeft influence-check` (M subsets, one retraining each).
 # Every step runs with one thread; CPU seconds (user+sys) and wall seconds of each step go to OUT/timings.tsv.
-#   bench/influence_lds.sh [OUT_DIR] [SUBSETS] [FRACTION] [EPOCHS] [JOBS]
+#   tools/influence_lds.sh [OUT_DIR] [SUBSETS] [FRACTION] [EPOCHS] [JOBS]
 # JOBS (default 1) single-thread processes run side by side: the scores at once, then the retrainings
 # (`influence-check --jobs`); the CPU seconds are the same, the results do not depend on it.
 # Reuses OUT/lora-ck (and the tables) when they exist, so the fine-tuning can be made once.

@@ -1,6 +1,6 @@
-"""Compare fine-tuned models of a `bench/model_card_eval.sh` run with a reference model, seed by seed.
+"""Compare fine-tuned models of a `tools/model_card_eval.sh` run with a reference model, seed by seed.
 
-    python bench/card_compare.py artifacts/card molformer-mini moses-only step-1226 step-2452
+    python tools/card_compare.py artifacts/card molformer-mini moses-only step-1226 step-2452
 
 For each model: the validation MSE that early stopping kept (finetune.json) and the test MSE per seed, and the test
 ΔMSE against the reference with the report's paired two-level bootstrap 95% CI (seeds, then test molecules within

@@ -1,6 +1,6 @@
 """Continue pretraining the bundled `molformer-mini` on a GPU (or the CPU) within a wall-clock budget, resumably.
 
-The corpus is the output of `bench/build_pretraining_corpus.py` (corpus.smi.gz + descriptors.npz), so this script
+The corpus is the output of `tools/build_pretraining_corpus.py` (corpus.smi.gz + descriptors.npz), so this script
 needs neither RDKit nor polars (GPU machines may lack both). It starts from the bundled weights (same vocabulary),
 with the MLM + RDKit-descriptor objective, AdamW, warmup + cosine decay. The schedule's length is fixed on the first
 call from a short throughput probe (`plan.json` in the run directory), so a run cut by its time budget continues
@@ -10,7 +10,7 @@ Writes the run directory (a `molpeft mlm` checkpoint with trainer_state/ for res
 the files that travel back: the best weights as float16 safetensors plus config/vocab/log (`final/`), the weights at
 1/3 and 2/3 of the planned steps (`step-N/`, for the steps ablation) and a summary.json.
 
-Usage: python bench/pretrain_gpu.py CORPUS_DIR RUN_DIR --minutes 5 [--device cuda] [--export DIR]
+Usage: python tools/pretrain_gpu.py CORPUS_DIR RUN_DIR --minutes 5 [--device cuda] [--export DIR]
        [--init DIR|NAME|scratch:SIZE]
 """
 

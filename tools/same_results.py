@@ -2,7 +2,7 @@
 scores, split, pool, audit), every checkpoint's weights and every manifest's parameters, compared exactly (timing
 columns and fields aside). Used to show that a change of shape moved no result.
 
-    python bench/same_results.py RUN_A RUN_B      # exit 0 when equal, 1 with a list of differences
+    python tools/same_results.py RUN_A RUN_B      # exit 0 when equal, 1 with a list of differences
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 TIMING_COLUMNS = {"train_seconds", "seconds", "molecules_per_second"}
-MANIFEST_VOLATILE = {"argv", "started", "ended", "versions", "inputs"}
+# "config" is the resolved step config that the pipeline records (issue 22): provenance, not a result, so a run made
+# before it was recorded compares equal to one made after; the numbers it leads to are compared in the tables.
+MANIFEST_VOLATILE = {"argv", "started", "ended", "versions", "inputs", "config"}
 VOLATILE_KEYS = TIMING_COLUMNS | {"started", "ended", "t0"}
 UNORDERED_KEYS = {"target_modules", "feedforward_modules"}  # peft writes these sets in hash order
 RUN_DIRS: list[str] = []  # replaced by <RUN> in strings, so runs in different folders compare

@@ -1,6 +1,6 @@
 """Derive a corpus-mix variant from the pretraining corpus (issue 13's corpus ablation).
 
-The built corpus (`bench/build_pretraining_corpus.py`) holds its sources in order, MOSES first, then MoleculeACE
+The built corpus (`tools/build_pretraining_corpus.py`) holds its sources in order, MOSES first, then MoleculeACE
 (ChEMBL), with their kept counts in corpus.json. A variant keeps the same molecules and descriptor targets, only
 in another mix:
 
@@ -15,7 +15,7 @@ in another mix:
 Writes OUT/corpus.smi.gz, OUT/descriptors.npz (rows renumbered to the new order) and OUT/corpus.json (counts per
 source, the parent corpus' sha256s, the rule). CORPUS may hold corpus.smi.gz or corpus.smi.xz (smaller to carry).
 
-Usage: python bench/corpus_variant.py CORPUS_DIR OUT_DIR (--only SOURCE | --chembl-fraction F [--seed S])
+Usage: python tools/corpus_variant.py CORPUS_DIR OUT_DIR (--only SOURCE | --chembl-fraction F [--seed S])
 """
 
 from __future__ import annotations

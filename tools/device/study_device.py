@@ -9,7 +9,8 @@ failed step, and (4) with --pack, writes RUN without model weights or optimiser 
 predictions, selections, scores, training logs, manifests, step logs). Seeds are run in the order given;
 run.json lists them sorted, as `molpeft run` writes it.
 
-Usage: python bench/study_device.py RUN --profile full --jobs 14 --device cuda --minutes 8 --pack OUT/study.tar.gz
+Usage: python tools/device/study_device.py RUN --profile full --jobs 14 --device cuda --minutes 8
+           --pack OUT/study.tar.gz
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tarfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 # the data steps (the split needs DeepChem), done beforehand where it is installed
@@ -83,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     status = "failed"
     try:  # `molpeft run`'s own execution: run.json, the worker pool, run_history.jsonl, the time limit
         result = run_plan(todo, run_dir, canonical.describe(), global_args_for(runtime), runtime,
-                             ["bench/study_device.py", *(argv if argv is not None else sys.argv[1:])],
-                             jobs=args.jobs, deadline=deadline, keep_going=True)
+                          ["tools/device/study_device.py", *(argv if argv is not None else sys.argv[1:])],
+                          jobs=args.jobs, deadline=deadline, keep_going=True)
         status = "completed"
         log.info(f"completed: {result.counts['run']} steps run, {result.counts['skipped']} up to date")
     except MolpeftError as exc:  # a failed step or the time limit: reported, and what finished is still packed

@@ -8,11 +8,11 @@
 # The vocabulary is built from MOSES plus Lipophilicity's SMILES strings (tokens only, labels unused), so the target
 # dataset tokenises without <unk>.
 #
-# Usage: bench/pretrain_mini.sh [MAX_MINUTES]   (from the repository root; default 91)
+# Usage: tools/pretrain_mini.sh [MAX_MINUTES]   (from the repository root; default 91)
 # Re-running it continues the saved run in artifacts/pretrain/mini (--resume; starts afresh when there is none):
 # the result equals that of an uninterrupted run with the same settings; only the time budget may change.
 # Launched 2026-11-25 (see the report) as:
-#   nohup bench/pretrain_mini.sh 91 > artifacts/pretrain/log.txt 2>&1 &
+#   nohup tools/pretrain_mini.sh 91 > artifacts/pretrain/log.txt 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES="${1:-91}"

@@ -3,11 +3,11 @@
 # from the stage-1 (MOSES-only) weights on the bundle's corpus with the bundle's recipe (batch 512, lr 5e-4, warmup
 # + cosine, bf16), identical but for the descriptor weight (0 and 0.5), run side by side on the one GPU. Each
 # exports its final float16 weights, packed as OUT/<variant>.tar.gz (one file each: the lease returns few files).
-#   here:  python bench/build_pretraining_corpus.py artifacts/corpus/built --exclude ../shared/data/external_task2.csv
-#   there: bench/pretrain_ablation_device.sh with carry [artifacts/corpus/built, artifacts/ablation/moses-only]
+#   here:  python tools/build_pretraining_corpus.py artifacts/corpus/built --exclude ../shared/data/external_task2.csv
+#   there: tools/device/pretrain_ablation_device.sh with carry [artifacts/corpus/built, artifacts/ablation/moses-only]
 #   here:  tar xzf OUT/plain.tar.gz -C artifacts/pretrain-ablation (and descriptors.tar.gz), then
-#          bench/model_card_eval.sh artifacts/card "0 1 2" artifacts/pretrain-ablation/plain-export/final (and the
-#          other) and `python bench/card_compare.py artifacts/card ...` for the table.
+#          tools/model_card_eval.sh artifacts/card "0 1 2" artifacts/pretrain-ablation/plain-export/final (and the
+#          other) and `python tools/card_compare.py artifacts/card ...` for the table.
 # STEPS (default 1226, a third of the bundle's run: both variants fit one call), CORPUS, INIT, DEVICE and PY
 # override the defaults (the CPU rehearsal uses a small corpus and a few steps).
 set -uo pipefail
@@ -24,7 +24,7 @@ mkdir -p "$WORK" "$OUT"
 for variant in plain:0 descriptors:0.5; do
     name="${variant%%:*}"
     weight="${variant##*:}"
-    "$PY" bench/pretrain_gpu.py "$CORPUS" "$WORK/$name" --minutes "${MINUTES:-3.5}" --max-steps "$STEPS" \
+    "$PY" tools/pretrain_gpu.py "$CORPUS" "$WORK/$name" --minutes "${MINUTES:-3.5}" --max-steps "$STEPS" \
         --batch-size "${BATCH:-512}" --lr 5e-4 --descriptor-weight "$weight" --init "$INIT" \
         --export "$WORK/$name-export" --device "$DEVICE" "${EXTRA[@]}" > "$OUT/$name.log" 2>&1 &
 done

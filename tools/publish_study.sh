@@ -3,12 +3,12 @@
 # the report (report.md, headline.md, report.html, figures/), its tables (cells.parquet: one row per adapter x
 # selection x seed with `converged`; differences.parquet; ratios.parquet; summary.parquet) and the run's plan and
 # history (run.json, run_history.jsonl), plus the report step's manifest, which hashes every input it read.
-#   bench/publish_study.sh RUN_DIR DEST_DIR
+#   tools/publish_study.sh RUN_DIR DEST_DIR
 # Refuses a run whose report is missing or older than one of its cells' metrics (an unfinished or resumed-but-not-
 # reported run). A README.md already in DEST_DIR (notes on how the run was made) is kept.
 set -euo pipefail
-RUN="${1:?usage: bench/publish_study.sh RUN_DIR DEST_DIR}"
-DEST="${2:?usage: bench/publish_study.sh RUN_DIR DEST_DIR}"
+RUN="${1:?usage: tools/publish_study.sh RUN_DIR DEST_DIR}"
+DEST="${2:?usage: tools/publish_study.sh RUN_DIR DEST_DIR}"
 REPORT="$RUN/report"
 for f in report.md cells.parquet differences.parquet manifest.json; do
     [ -f "$REPORT/$f" ] || { echo "error: $REPORT/$f is missing: run the study to its report step first" >&2; exit 1; }

@@ -5,10 +5,10 @@
 #          --compare, audit), and .gpu/site.tar.xz = polars, rdkit, peft and platformdirs wheels unpacked and
 #          packed with `tar -C site -cf - . | xz -9e` (wheels are zip-compressed; xz makes them fit the 64 MiB
 #          transfer);
-#   there: bench/study_device.sh with carry [artifacts/full, .gpu] and OUT set; it writes OUT/study.tar.gz (the run
+#   there: tools/device/study_device.sh with carry [artifacts/full, .gpu] and OUT set; it writes OUT/study.tar.gz (the run
 #          without weights), OUT/study.log and the stage-1 model's weights in 10 MB parts (OUT/mlm.part-*).
 #   here:  tar xzf study.tar.gz; cat mlm.part-* > artifacts/full/models/mlm/model.safetensors;
-#          molpeft report artifacts/full -o artifacts/full/report; bench/publish_study.sh artifacts/full DEST
+#          molpeft report artifacts/full -o artifacts/full/report; tools/publish_study.sh artifacts/full DEST
 # RUN, PROFILE, JOBS, MINUTES, DEVICE override the defaults below (the CPU rehearsal uses the tiny profile).
 set -uo pipefail
 RUN="${RUN:-artifacts/full}"
@@ -30,7 +30,7 @@ print(f"python {platform.python_version()}, torch {torch.__version__}, gpu {gpu}
       f"cpus {len(__import__('os').sched_getaffinity(0))}")
 EOF
 # a hard stop inside the call's limit; the script packs what finished either way
-timeout -s INT $(( ${LIMIT_S:-560} )) "$PY" bench/study_device.py "$RUN" --profile "$PROFILE" --jobs "${JOBS:-14}" \
+timeout -s INT $(( ${LIMIT_S:-560} )) "$PY" tools/device/study_device.py "$RUN" --profile "$PROFILE" --jobs "${JOBS:-14}" \
     --device "${DEVICE:-cuda}" --minutes "${MINUTES:-7}" --pack "$OUT/study.tar.gz" 2>&1 | tee "$OUT/study.log"
 if [ ! -f "$OUT/study.tar.gz" ]; then
     tar czf "$OUT/study.tar.gz" --exclude='*.safetensors' --exclude=trainer_state "$RUN"

@@ -19,7 +19,7 @@ descriptors.npz (`rows`: positions in corpus.smi.gz that have descriptor targets
 training.descriptors.DESCRIPTORS; every MoleculeACE molecule and a seeded sample of MOSES ones) and
 corpus.json (counts per source and per reason, licenses, sha256s).
 
-Usage: python bench/build_pretraining_corpus.py OUT [--workers 2] [--exclude TABLE ...] [--moses-limit N]
+Usage: python tools/build_pretraining_corpus.py OUT [--workers 2] [--exclude TABLE ...] [--moses-limit N]
 """
 
 from __future__ import annotations

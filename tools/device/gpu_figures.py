@@ -6,8 +6,8 @@ One script, one run, on whatever device is there; the same code measures the CPU
 sizes; full-size times are then extrapolated linearly and marked so). It needs torch, transformers, peft and numpy
 and this checkout on the path, nothing else of molpeft's dependencies (no polars, RDKit or DeepChem):
 
-    PYTHONPATH=. python bench/gpu_figures.py artifacts/gpu --compare bench/results/gpu_figures_cpu.json
-    PYTHONPATH=. python bench/gpu_figures.py artifacts/cpu --cpu-budget --threads 2 --device cpu
+    PYTHONPATH=. python tools/device/gpu_figures.py artifacts/gpu --compare bench/results/gpu_figures_cpu.json
+    PYTHONPATH=. python tools/device/gpu_figures.py artifacts/cpu --cpu-budget --threads 2 --device cpu
 
 Writes OUT/figures.json and OUT/figures.md (with `--compare`, a column for the other run and the speed-up).
 Batches are real Lipophilicity SMILES (the bundled CSV, read with the csv module) tokenised with the bundled
@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -144,15 +144,18 @@ def peak_gb(device) -> float | None:
 
 
 # -- measurements -----------------------------------------------------------------------------------------------
-def train_steps(model, trainable, batches, device, sizes: Sizes, context=None) -> dict:
-    """The fine-tuning step of training.regression (bf16 autocast, MSE, clipping at 1, AdamW), timed after
-    warm-up; under torchrun each rank takes its share of the global batch (training.distributed)."""
+def train_steps(model, batches, device, sizes: Sizes, context=None) -> dict:
+    """The fine-tuning step of training.regression (bf16 autocast, its loss `model.heads.regression_loss`,
+    clipping at 1, AdamW over `training.optim.parameter_groups`), timed after warm-up; under torchrun each rank
+    takes its share of the global batch (training.distributed)."""
     import torch
-    from torch import nn
 
+    from molpeft_cli.model.heads import regression_loss
     from molpeft_cli.training.distributed import shard_batch
+    from molpeft_cli.training.optim import parameter_groups
 
-    optimizer = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.01)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.01), lr=1e-4)
     forward = context.wrap(model) if context is not None else model
     model.train()
     molecules = tokens = steps = 0
@@ -168,12 +171,11 @@ def train_steps(model, trainable, batches, device, sizes: Sizes, context=None) -
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.bfloat16):
-            out = forward(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            out = forward(**batch.inputs())
         if shard is not None:
-            per_row = nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels, reduction="none")
-            loss = context.rank_loss(per_row, shard)
+            loss = context.rank_loss(regression_loss(out.logits, batch.labels, reduction="none"), shard)
         else:
-            loss = nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
+            loss = regression_loss(out.logits, batch.labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
@@ -212,15 +214,14 @@ def measure_finetune(device, sizes: Sizes, data, size: str) -> list[dict]:
         model.to(device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        result = train_steps(model, trainable, batch_stream(input_ids, labels, sizes.batch, pad_id), device, sizes)
+        result = train_steps(model, batch_stream(input_ids, labels, sizes.batch, pad_id), device, sizes)
         counts = count_parameters(model)
         rows.append({"measure": "finetune", "setting": f"{peft}, bf16, batch {sizes.batch}", "method": peft,
                      **result, "trainable_params": counts.trainable, "total_params": counts.total,
                      "peak_gpu_gb": peak_gb(device),
                      "value": result["molecules_per_s"], "unit": "molecules/s", "higher_is_better": True})
         print(f"finetune {peft}: {result['molecules_per_s']} molecules/s", file=sys.stderr, flush=True)
-        del model, trainable
+        del model
     return rows
 
 
@@ -229,22 +230,18 @@ def measure_mcdropout(device, sizes: Sizes, size: str) -> list[dict]:
     study's dropouts, pool batches of 64 in length order as `molpeft select` makes them; fp32 and bf16 autocast."""
     import torch
 
-    from molpeft_cli.training.batching import collate
     from molpeft_cli.training.mc_dropout import mc_dropout_predictions
 
     input_ids, _, pad_id = token_data(sizes.mc_molecules)
-    ordered = sorted(input_ids, key=len)
-    batches = []
-    for start in range(0, len(ordered), 64):
-        ids, mask = collate(ordered[start:start + 64], pad_id)
-        batches.append({"input_ids": ids, "attention_mask": mask})
+    ordered = sorted(input_ids, key=len)  # the pool sorted by length, as `molpeft select` orders it
+    batches = labelled_batches(ordered, None, pad_id, 64)
     model, _ = xl_regression("full", size=size)
     model.to(device)
     rows = []
     for bf16 in (False, True):
         def predict(m, batch, bf16=bf16):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = m(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+                out = m(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
             return out.logits.squeeze(-1).float().cpu()
 
         mc_dropout_predictions(model, predict, batches[:1], passes=2, seed=0)  # warm-up
@@ -264,24 +261,13 @@ def measure_mcdropout(device, sizes: Sizes, size: str) -> list[dict]:
     return rows
 
 
-def regression_loss(forward, batch):
-    import torch
-
-    out = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    return torch.nn.functional.mse_loss(out.logits.squeeze(-1), batch["labels"])
-
-
 def labelled_batches(input_ids, labels, pad_id, batch: int) -> list[dict]:
-    import torch
+    """Batch dicts in row order (training.batching's `in_order`, as `molpeft influence` and `molpeft select` batch
+    the pool), with the labels when given."""
+    from molpeft_cli.training.batching import iter_batches
 
-    from molpeft_cli.training.batching import collate
-
-    out = []
-    for start in range(0, len(input_ids), batch):
-        ids, mask = collate(input_ids[start:start + batch], pad_id)
-        out.append({"input_ids": ids, "attention_mask": mask,
-                    "labels": torch.tensor(labels[start:start + batch], dtype=torch.float32)})
-    return out
+    return [b.model_inputs() for b in iter_batches(input_ids, batch, pad_id, shuffle=False, labels=labels,
+                                                     in_order=True)]
 
 
 def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
@@ -290,7 +276,14 @@ def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
     gradients. LoRA's B starts at 0, so B gets a small random value first (a trained adapter's state)."""
     import torch
 
-    from molpeft_cli.influence import FlatObjective, PerSampleGrads, SolverConfig, eval_mode, select_parameters
+    from molpeft_cli.influence import (
+        FlatObjective,
+        PerSampleGrads,
+        SolverConfig,
+        eval_mode,
+        regression_loss,
+        select_parameters,
+    )
     from molpeft_cli.influence.solvers import solve_ihvp
 
     input_ids, labels, pad_id = data
@@ -385,10 +378,8 @@ def ddp_worker(args: argparse.Namespace, sizes: Sizes) -> None:
     device = torch.device(context.device)
     model, _ = xl_regression("full", size=args.size)
     model.to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
     input_ids, labels, pad_id = token_data()
-    result = train_steps(model, trainable, batch_stream(input_ids, labels, sizes.batch, pad_id), device, sizes,
-                         context)
+    result = train_steps(model, batch_stream(input_ids, labels, sizes.batch, pad_id), device, sizes, context)
     if context.is_main:
         payload = {**result, "world_size": context.world_size, "backend": context.backend or "none",
                    "peak_gpu_gb_rank0": peak_gb(device)}
@@ -460,7 +451,8 @@ def import_dependencies() -> list[str]:
     import importlib
 
     names = ["torch", "transformers", "peft", "numpy", "molpeft_cli.model", "molpeft_cli.adapters",
-             "molpeft_cli.training.batching", "molpeft_cli.training.checkpoint", "molpeft_cli.training.options",
+             "molpeft_cli.model.heads", "molpeft_cli.training.batching", "molpeft_cli.training.checkpoint",
+             "molpeft_cli.training.optim", "molpeft_cli.training.options",
              "molpeft_cli.training.distributed", "molpeft_cli.training.mc_dropout", "molpeft_cli.influence",
              "molpeft_cli.influence.solvers"]
     for name in names:

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The bundled model's evidence for its model card (successor of bench/pretraining_gain.sh): on the DeepChem scaffold
-# split of all 4200 Lipophilicity molecules (3360/420/420, seed 0), full fine-tuning of each MODEL over SEEDS with the
-# same recipe (the full method's defaults: AdamW lr 3e-4 with warmup and halving on plateau, batch 64; up to 20
-# epochs, patience 3; fp32 unless BF16=1), next to random forests
-# (Morgan counts; RDKit 2D descriptors + Morgan counts) and, when it is installed, chemprop v2's D-MPNN with its
-# default settings (50 epochs; seed 0 only, CHEMPROP_SEEDS to change, CHEMPROP_SEEDS="" to skip), trained on the same
-# split in the same run. Jobs run side by side with one thread each. Prints one table; writes OUT/card.md and
+# The bundled model's evidence for its model card (successor of bench/pretraining_gain.sh, now removed): on the DeepChem
+# scaffold split of all 4200 Lipophilicity molecules (3360/420/420, seed 0), full fine-tuning of each MODEL over SEEDS
+# with the same recipe (the full method's defaults: AdamW lr 3e-4 with warmup and halving on plateau, batch 64; up to 20
+# epochs, patience 3; fp32 unless BF16=1), next to random forests (Morgan counts; RDKit 2D descriptors + Morgan counts)
+# and, when it is installed, chemprop v2's D-MPNN with its default settings (50 epochs; seed 0 only, CHEMPROP_SEEDS to
+# change, CHEMPROP_SEEDS="" to skip), trained on the same split in the same run. Jobs run side by side with one thread
+# each. Prints one table; writes OUT/card.md and
 # OUT/card.parquet. FEATURES=rdkit2d (or morgan-count, or both comma-separated) fine-tunes with `--features` instead,
 # as runs named MODEL+FEATURES beside the plain ones (the forests and chemprop are reused when already in OUT).
 # DEVICE=cuda fine-tunes on a GPU (molpeft --device). BASELINES=0 leaves the forests and chemprop out (on a GPU
 # machine they would only compete with the fine-tunes for its CPUs). SPLIT=FILE starts OUT from that split table
 # instead of building one (a GPU machine has no DeepChem). MAX_EPOCHS (default 20) is for rehearsals only.
-#   bench/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
+#   tools/model_card_eval.sh [OUT_DIR] [SEEDS] [MODEL ...]     (models: bundled name or checkpoint directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-artifacts/model_card}"
