@@ -55,6 +55,8 @@ class StudyPlan:
     model: str
     steps: list[Step] = field(default_factory=list)
     features: list[str] = field(default_factory=list)  # `finetune --features` of every cell (none by default)
+    source: str = "lipophilicity"  # the dataset (`data`'s SOURCE)
+    columns: dict[str, str] = field(default_factory=dict)  # the dataset's smiles_col, label_col, id_col as given
 
     def add(self, step: Step) -> Step:
         if any(s.name == step.name for s in self.steps):
@@ -72,6 +74,8 @@ class StudyPlan:
                         {"kind": "carved", "n": self.profile.pool_size, "seed": SPLIT_SEED},
                 "steps": len(self.steps),
                 # only when used, so that run.json of a plan without them stays byte-identical
+                **({"data": {"source": self.source, **self.columns}}
+                   if self.source != "lipophilicity" or self.columns else {}),
                 **({"features": list(self.features)} if self.features else {})}
 
 
@@ -93,18 +97,24 @@ def planned(name: str, command: str, path: Path, /, *, directory: bool = False, 
 
 def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list[str], selections: list[str],
                pool: str | None, model: str | None, source: str = "lipophilicity",
-               features: list[str] | None = None) -> StudyPlan:
+               features: list[str] | None = None, columns: dict[str, str] | None = None) -> StudyPlan:
+    """The study's steps. `columns` names the dataset's smiles_col, label_col and id_col (as `data` takes them);
+    the pool is read with the same label column when it has one of that name."""
     d = Path(run_dir)
     model = profile.model if model is None else model
-    plan = StudyPlan(d, profile, seeds, adapters, selections, pool, model, features=list(features or []))
+    columns = dict(columns or {})
+    plan = StudyPlan(d, profile, seeds, adapters, selections, pool, model, features=list(features or []),
+                     source=source, columns=columns)
     data = d / "data"
     molecules, dataset, pool_table, split = (data / "molecules.parquet", data / "dataset.parquet",
                                              data / "pool.parquet", data / "split.parquet")
     sample = {"sample": profile.sample, "seed": SPLIT_SEED} if profile.sample else {}
-    plan.add(planned("data", "data", molecules, source=source, output=str(molecules), **sample))
+    plan.add(planned("data", "data", molecules, source=source, output=str(molecules), **columns, **sample))
     if pool:
-        plan.add(planned("pool", "data", pool_table, source=pool, output=str(pool_table)))
-        plan.add(planned("dataset", "data", dataset, source=source, output=str(dataset), **sample))
+        label = columns.get("label_col")
+        pool_columns = {"label_col": label} if label and label in _header(pool) else {}
+        plan.add(planned("pool", "data", pool_table, source=pool, output=str(pool_table), **pool_columns))
+        plan.add(planned("dataset", "data", dataset, source=source, output=str(dataset), **columns, **sample))
     else:
         plan.add(planned("pool", "carve", pool_table, deps=["data"], extra_outputs=[dataset], input=str(molecules),
                          output=str(dataset), pool=str(pool_table), size=profile.pool_size, seed=SPLIT_SEED))
@@ -134,6 +144,17 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
                      deps=[s.name for s in plan.steps if s.name.startswith("eval:")], run_dir=str(d),
                      output=str(d / "report"), **profile.report))
     return plan
+
+
+def _header(path: str) -> list[str]:
+    """The column names of a CSV/parquet file (nothing else is read); [] when it cannot be read."""
+    import polars as pl
+
+    try:
+        scan = pl.scan_parquet(path) if path.endswith((".parquet", ".pq")) else pl.scan_csv(path, infer_schema_length=0)
+        return list(scan.collect_schema().names())
+    except Exception:  # noqa: BLE001 - the pool's own `data` step reports an unreadable file properly
+        return []
 
 
 def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> None:

@@ -33,6 +33,12 @@ class StudyConfig:
 
     output: str = option(help="Run directory (created; reused to resume).", flags=("--output", "-o"))
     profile: str = option("quick", f"One of {', '.join(PROFILES)}.")
+    data: str = option("lipophilicity", "The dataset: a bundled name, a CSV/parquet path or an http(s) URL, as "
+                       "`molpeft data` takes.")
+    smiles_col: str | None = option(None, "The dataset's SMILES column (default: detected).")
+    label_col: str | None = option(None, "The dataset's label column (default: detected); the pool's too, when "
+                                   "it has a column of that name.")
+    id_col: str | None = option(None, "The dataset's identifier column (default: detected, else InChIKey).")
     pool: str | None = option(None, "Pool CSV/parquet with SMILES and labels; default: carve one out of the "
                               "dataset (whole scaffold groups).")
     model: str | None = option(None, "Base model instead of the profile's.")
@@ -92,15 +98,24 @@ class StudyResult:
 
 
 def plan_study(config: StudyConfig):
+    from molpeft_cli.data.registry import BUNDLED
     from molpeft_cli.pipeline.plan import build_plan
 
     chosen = PROFILES[config.profile]
     if config.pool is not None and not Path(config.pool).is_file():
         raise InputError(f"pool file not found: {config.pool}")
+    source = config.data
+    if source not in BUNDLED and not source.startswith(("http://", "https://")):
+        if not Path(source).is_file():
+            raise InputError(f"dataset file not found: {source}; not a bundled dataset either (bundled: "
+                             f"{', '.join(BUNDLED)}; URLs start with https://)")
+        source = str(Path(source).resolve())  # the steps' manifests name one file wherever `run` is started
+    columns = {k: v for k, v in (("smiles_col", config.smiles_col), ("label_col", config.label_col),
+                                 ("id_col", config.id_col)) if v is not None}
     return build_plan(Path(config.output), chosen, list(config.seeds or chosen.seeds),
                       list(config.adapters or ADAPTERS), list(config.selections or SELECTIONS),
-                      str(Path(config.pool).resolve()) if config.pool else None, config.model,
-                      features=config.features)
+                      str(Path(config.pool).resolve()) if config.pool else None, config.model, source=source,
+                      features=config.features, columns=columns)
 
 
 def global_args_for(runtime: Runtime, quiet: bool = False) -> list[str]:
