@@ -175,7 +175,7 @@ def _check(chunk: list[str]) -> list[str]:
 
 
 def _descriptors(chunk: list[str]) -> np.ndarray:
-    from molpeft_cli.training.descriptors import descriptor_row
+    from molpeft_cli.chem.descriptors import descriptor_row
 
     return np.asarray([descriptor_row(s) for s in chunk], dtype=np.float32)
 
@@ -211,7 +211,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
 
-    from molpeft_cli.training.descriptors import DESCRIPTORS
+    from molpeft_cli.chem.descriptors import DESCRIPTORS
 
     benchmark = ROOT / "molpeft_cli" / "assets" / "lipophilicity.csv"
     excluded_smiles = read_table_smiles(benchmark)
