@@ -28,6 +28,7 @@ def run_case(size: str, method: str, steps: int, batch: int) -> dict:
     from molpeft_cli.adapters.base import count_parameters
     from molpeft_cli.data.registry import resolve_source
     from molpeft_cli.training.batching import iter_batches
+    from molpeft_cli.training.options import FinetuneOptions
 
     torch.manual_seed(0)
     smiles = pl.read_csv(resolve_source("lipophilicity").path)["smiles"].to_list()
@@ -40,7 +41,8 @@ def run_case(size: str, method: str, steps: int, batch: int) -> dict:
     tok = M.MolformerTokenizer(vocab_file=str(path), model_max_length=256)
     enc = M.encode_smiles(tok, smiles, truncate=True, max_length=256)
     config = M.named_config(size, vocab_size=len(tok.vocab), max_position_embeddings=256)
-    model = REGISTRY[method].prepare(M.MolformerForRegression(config), {}).train()
+    model = REGISTRY[method].prepare(M.MolformerForRegression(config),
+                                     FinetuneOptions(peft=method).resolved().to_dict()).train()
     counts = count_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)

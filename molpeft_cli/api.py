@@ -26,7 +26,7 @@ from molpeft_cli.steps.audit import AuditConfig, AuditResult
 from molpeft_cli.steps.carve import CarveConfig, CarveResult
 from molpeft_cli.steps.data import DataConfig, DataResult
 from molpeft_cli.steps.evaluate import EvalConfig, EvalResult
-from molpeft_cli.steps.finetune import FinetuneConfig, FinetuneOutcome
+from molpeft_cli.steps.finetune import FinetuneConfig, FinetuneResult
 from molpeft_cli.steps.influence import InfluenceConfig, InfluenceResult
 from molpeft_cli.steps.influence_check import CheckStepConfig, CheckStepResult
 from molpeft_cli.steps.mlm import PretrainConfig, PretrainResult
@@ -40,7 +40,7 @@ from molpeft_cli.training.options import FinetuneOptions
 
 __all__ = [
     "AuditConfig", "AuditResult", "CarveConfig", "CarveResult", "CheckStepConfig", "CheckStepResult", "DataConfig",
-    "DataResult", "EvalConfig", "EvalResult", "FinetuneConfig", "FinetuneOptions", "FinetuneOutcome", "InfluenceConfig",
+    "DataResult", "EvalConfig", "EvalResult", "FinetuneConfig", "FinetuneOptions", "FinetuneResult", "InfluenceConfig",
     "InfluenceResult", "InputError", "MLMConfig", "MolpeftError", "PredictConfig", "PredictResult", "PretrainConfig",
     "PretrainResult", "ReportConfig", "ReportResult", "Runtime", "SelectConfig", "SelectResult", "SettingError",
     "SplitConfig", "SplitResult", "StudyConfig", "StudyResult", "TuneConfig", "TuneResult", "audit", "build_report",
@@ -92,7 +92,7 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime | None = None,
 
 
 def finetune(config: FinetuneConfig, runtime: Runtime | None = None,
-             on_epoch: Callable[[dict], None] | None = None) -> FinetuneOutcome:
+             on_epoch: Callable[[dict], None] | None = None) -> FinetuneResult:
     """Stage-2 fine-tuning (full, BitFit, LoRA or (IA)3) with early stopping on the validation split."""
     return _run("finetune", config, runtime, on_epoch=on_epoch)
 

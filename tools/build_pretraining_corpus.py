@@ -16,7 +16,7 @@ InChIKey. Each kept molecule gets the RDKit descriptors of the auxiliary objecti
 
 Writes to OUT (a directory): corpus.smi.gz (one SMILES per line, sources in order, duplicates removed),
 descriptors.npz (`rows`: positions in corpus.smi.gz that have descriptor targets, `values`: float16, columns =
-training.descriptors.DESCRIPTORS; every MoleculeACE molecule and a seeded sample of MOSES ones) and
+chem.descriptors.DESCRIPTORS; every MoleculeACE molecule and a seeded sample of MOSES ones) and
 corpus.json (counts per source and per reason, licenses, sha256s).
 
 Usage: python tools/build_pretraining_corpus.py OUT [--workers 2] [--exclude TABLE ...] [--moses-limit N]
@@ -175,7 +175,7 @@ def _check(chunk: list[str]) -> list[str]:
 
 
 def _descriptors(chunk: list[str]) -> np.ndarray:
-    from molpeft_cli.training.descriptors import descriptor_row
+    from molpeft_cli.chem.descriptors import descriptor_row
 
     return np.asarray([descriptor_row(s) for s in chunk], dtype=np.float32)
 
@@ -211,7 +211,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
 
-    from molpeft_cli.training.descriptors import DESCRIPTORS
+    from molpeft_cli.chem.descriptors import DESCRIPTORS
 
     benchmark = ROOT / "molpeft_cli" / "assets" / "lipophilicity.csv"
     excluded_smiles = read_table_smiles(benchmark)

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def load_corpus(corpus_dir: Path) -> tuple[list[str], np.ndarray]:
+    from molpeft_cli.chem.descriptors import DESCRIPTORS
     from molpeft_cli.training.corpus import read_smiles_file
-    from molpeft_cli.training.descriptors import DESCRIPTORS
 
     smiles, _ = read_smiles_file(corpus_dir / "corpus.smi.gz")
     packed = np.load(corpus_dir / "descriptors.npz")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -36,15 +36,18 @@ def count_parameters(model: nn.Module) -> ParameterCount:
 
 
 class Adapter:
-    """A fine-tuning method. Subclasses set `name`, `default_lr`, `default_classifier_dropout`."""
+    """A fine-tuning method. Subclasses set `name`, `default_lr`, `default_classifier_dropout`, and in
+    `option_defaults` the defaults of their own `FinetuneOptions` fields (`FinetuneOptions.resolved` fills them)."""
 
     name: str = ""
     default_lr: float = 1e-4
     default_classifier_dropout: float = 0.5
+    option_defaults: ClassVar[dict[str, Any]] = {}
     weights_file: str = ""
 
     def prepare(self, model: nn.Module, options: dict[str, Any]) -> nn.Module:
-        """Return the model to train, with exactly the method's parameters requiring gradients."""
+        """Return the model to train, with exactly the method's parameters requiring gradients. `options` are
+        resolved `FinetuneOptions` as a dict (`FinetuneOptions(...).resolved().to_dict()`), used as given."""
         raise NotImplementedError
 
     def save(self, model: nn.Module, directory: Path) -> list[str]:

@@ -64,23 +64,28 @@ class LoRA(_PeftAdapter):
     # `molpeft tune` on Lipophilicity (results/tune-lipophilicity/lora); the original study: lr 1e-4, rank 8, alpha 16
     default_lr = 1e-3
     default_classifier_dropout = 0.5
-    default_rank = 16
-    default_alpha = 16.0
+    option_defaults = {"lora_rank": 16, "lora_alpha": 16.0}
     targets = ("query", "key", "value", "intermediate.dense")
 
     def peft_config(self, options: dict[str, Any]):
         from peft import LoraConfig
 
+        missing = [k for k in ("lora_rank", "lora_alpha") if options.get(k) is None]
+        if missing:
+            raise MolpeftError(f"LoRA needs {' and '.join(missing)}: pass resolved options "
+                               "(FinetuneOptions(...).resolved().to_dict())")
         return LoraConfig(
-            r=int(options.get("lora_rank") or self.default_rank),
-            lora_alpha=float(options.get("lora_alpha") or self.default_alpha),
+            r=int(options["lora_rank"]),
+            lora_alpha=float(options["lora_alpha"]),
             lora_dropout=float(options.get("lora_dropout", 0.0)),
-            target_modules=list(options.get("lora_targets") or self.targets),
+            target_modules=list(self.targets),
             modules_to_save=[HEAD_MODULE],
         )
 
     def options_summary(self, options: dict[str, Any]) -> dict[str, Any]:
-        return {k: options.get(k) for k in ("lora_rank", "lora_alpha", "lora_dropout", "lora_targets")}
+        # finetune.json has always recorded `lora_targets` as null (no option ever set it); kept so that the
+        # checkpoints of runs before and after this change compare equal (bench/same_results.py)
+        return {**{k: options.get(k) for k in ("lora_rank", "lora_alpha", "lora_dropout")}, "lora_targets": None}
 
 
 class IA3(_PeftAdapter):

@@ -6,6 +6,7 @@ ignoring stereochemistry). Every collision is listed with both labels and the sp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -76,7 +77,8 @@ def audit_pool(dataset: pl.DataFrame, pool: pl.DataFrame, tolerance: float = 0.3
     return hits, summary
 
 
-def leaking_pool_ids(dataset: pl.DataFrame, pool: pl.DataFrame, splits: tuple[str, ...]) -> set[str]:
-    """Pool mol_ids that are the same compound (either level) as a molecule in the given splits."""
-    hits, _ = audit_pool(dataset.filter(pl.col("split").is_in(list(splits))), pool)
-    return set(hits["pool_mol_id"].to_list())
+def leaking_ids(split: pl.DataFrame, table: pl.DataFrame, splits: Sequence[str]) -> tuple[list[str], AuditSummary]:
+    """The leakage guard of `finetune` and `select`: the mol_ids of `table` (sorted) that are the same compound
+    (same InChIKey, or same stereo-free skeleton) as a molecule in `split`'s `splits`, and the audit's summary."""
+    hits, summary = audit_pool(split.filter(pl.col("split").is_in(list(splits))), table)
+    return sorted(set(hits["pool_mol_id"].to_list())), summary

@@ -133,7 +133,7 @@ class MoleculeFeatures:
         """`fit` on raw values already computed (`raw_features(sets, training smiles)`)."""
         if not len(values):
             raise MolpeftError("features: no training molecules to standardise the features on")
-        from molpeft_cli.training.descriptors import zscore_stats
+        from molpeft_cli.chem.descriptors import zscore_stats
 
         names = [name for kind in sets for name in set_names(kind)]
         with warnings.catch_warnings():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -40,6 +41,22 @@ class MolpeftGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+class SettingFlags(logging.Filter):
+    """A library log record that names settings (logged as a `SettingError`, whose text shows setting names) is
+    shown with the command's flags instead, as errors are."""
+
+    def __init__(self, command: str | None) -> None:
+        super().__init__()
+        self.command = command
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, MolpeftError):
+            from molpeft_cli.cli.options import flag_for
+
+            record.msg = record.msg.render(lambda setting: flag_for(self.command, setting))
+        return True
+
+
 app = typer.Typer(
     cls=MolpeftGroup,
     name="molpeft",
@@ -71,12 +88,14 @@ def main_options(
 ) -> None:
     level = -1 if quiet else verbose
     set_verbosity(level)
-    ctx.with_resource(library_logging(level))  # the library's log records on stderr until the command ends
+    handler = ctx.with_resource(library_logging(level))  # the library's log records on stderr until the command ends
+    handler.addFilter(SettingFlags(ctx.invoked_subcommand))
     apply_threads(threads)
     ctx.obj = Runtime(seed=seed, threads=threads, device=device)
 
 
 def _register() -> None:
+    """Every command, in the order `molpeft --help` lists them: one module per command under cli/."""
     from molpeft_cli.cli import (
         audit,
         carve,
@@ -84,6 +103,7 @@ def _register() -> None:
         evaluate,
         finetune,
         influence,
+        influence_check,
         mlm,
         predict,
         report,
@@ -93,8 +113,8 @@ def _register() -> None:
         tune,
     )
 
-    for module in (data, carve, split, audit, mlm, finetune, tune, evaluate, predict, influence, select, run,
-                   report):
+    for module in (data, carve, split, audit, mlm, finetune, tune, evaluate, predict, influence, influence_check,
+                   select, run, report):
         module.register(app)
 
 

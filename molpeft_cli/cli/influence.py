@@ -1,5 +1,5 @@
 """`molpeft influence`: estimated effect of adding each pool molecule on the validation loss (LiSSA, CG, exact,
-projected); `molpeft influence-check` (cli/influence_check.py) is registered with it."""
+projected)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,3 @@ def register(app: typer.Typer) -> None:
 
     step_command(app, "influence", InfluenceConfig, handle, "Score pool molecules: score = grad L_valid^T "
                  "(H + damping I)^-1 grad L(z); positive = helpful.")
-    from molpeft_cli.cli import influence_check
-
-    influence_check.register(app)

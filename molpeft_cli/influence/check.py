@@ -121,7 +121,7 @@ def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=
     """
     import time
 
-    from molpeft_cli.training.finetune_job import gather_training_data
+    from molpeft_cli.steps.finetune import gather_training_data
 
     if "split" not in split.columns:
         raise MolpeftError("--train needs a split table (with a `split` column)")

@@ -1,24 +1,42 @@
 """Strategies that choose which pool molecules join training, asked by name through REGISTRY.
 
-Each strategy is one module with a typed config (k or threshold plus its own fields) and a function
-pool table -> chosen rows with `score`, `rank` (1 = chosen first) and `strategy`. Leakage exclusion happens
-before, elsewhere.
+Each strategy is one module with a typed config (k or threshold plus its own fields), a function
+pool table -> chosen rows with `score`, `rank` (1 = chosen first) and `strategy`, and a context builder that
+takes what the select step loaded (`SelectionInputs`) to what the function reads (`SelectionContext`). Its entry
+here declares what it needs (`needs`, keys of `NEEDS`) and whether it takes `k`, so that neither the step nor the
+study plan names a strategy. Leakage exclusion happens before, in the step. Importing this package loads neither
+polars nor torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.selection.all_pool import AllConfig, select_all
-from molpeft_cli.selection.base import OUTPUT_COLUMNS, SelectionConfig, SelectionContext, check_pool
-from molpeft_cli.selection.influence import InfluenceConfig, select_influence
-from molpeft_cli.selection.maxmin import MaxMinConfig, select_maxmin
-from molpeft_cli.selection.mcdropout import McDropoutConfig, mc_dropout_predictions, select_mcdropout
+from molpeft_cli.selection.base import (
+    NEEDS,
+    OUTPUT_COLUMNS,
+    SelectionConfig,
+    SelectionContext,
+    SelectionInputs,
+    check_pool,
+    no_context,
+)
+from molpeft_cli.selection.influence import InfluenceSelectionConfig, influence_context, select_influence
+from molpeft_cli.selection.maxmin import MaxMinConfig, maxmin_context, select_maxmin
+from molpeft_cli.selection.mcdropout import (
+    McDropoutConfig,
+    mc_dropout_predictions,
+    mcdropout_context,
+    select_mcdropout,
+)
 from molpeft_cli.selection.random_sample import RandomConfig, select_random
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -28,15 +46,21 @@ class Strategy:
     select: Callable[[pl.DataFrame, SelectionConfig, SelectionContext], pl.DataFrame]
     columns: tuple[str, ...]  # pool columns it reads
     help: str
-    needs: frozenset[str] = frozenset()
-    takes_k: bool = True
+    needs: frozenset[str] = frozenset()  # inputs beyond the pool, keys of NEEDS: "model", "scores", "train"
+    takes_k: bool = True  # False: it chooses the whole (guarded) pool, so `k` does not apply
+    # SelectionInputs -> (the pool in the order the strategy takes it, its SelectionContext)
+    context: Callable[[SelectionInputs], tuple[pl.DataFrame, SelectionContext]] = no_context
+
+    def __post_init__(self) -> None:
+        unknown = self.needs - set(NEEDS)
+        if unknown:
+            raise ValueError(f"strategy {self.name!r} needs unknown inputs {sorted(unknown)}; known: {list(NEEDS)}")
 
 
 REGISTRY: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("all", AllConfig, select_all, ("mol_id",), "the whole pool (after the leakage guard)",
-                 takes_k=False),
+        Strategy("all", AllConfig, select_all, ("mol_id",), "the whole pool (after the leakage guard)", takes_k=False),
         Strategy("random", RandomConfig, select_random, ("mol_id",), "seeded uniform choice"),
         Strategy(
             "maxmin",
@@ -45,6 +69,7 @@ REGISTRY: dict[str, Strategy] = {
             ("mol_id", "smiles_canonical"),
             "MaxMin diversity on Morgan fingerprints; score = Tanimoto distance to earlier picks",
             needs=frozenset({"train"}),
+            context=maxmin_context,
         ),
         Strategy(
             "mcdropout",
@@ -53,14 +78,16 @@ REGISTRY: dict[str, Strategy] = {
             ("mol_id",),
             "most uncertain first; score = std of predictions over dropout passes",
             needs=frozenset({"model"}),
+            context=mcdropout_context,
         ),
         Strategy(
             "influence",
-            InfluenceConfig,
+            InfluenceSelectionConfig,
             select_influence,
             ("mol_id",),
             "positive influence scores (estimated to lower the validation loss), highest first",
             needs=frozenset({"scores"}),
+            context=influence_context,
         ),
     )
 }
@@ -84,14 +111,16 @@ def select_pool(
 
 
 __all__ = [
+    "NEEDS",
     "OUTPUT_COLUMNS",
     "REGISTRY",
-    "InfluenceConfig",
+    "InfluenceSelectionConfig",
     "MaxMinConfig",
     "McDropoutConfig",
     "RandomConfig",
     "SelectionConfig",
     "SelectionContext",
+    "SelectionInputs",
     "Strategy",
     "mc_dropout_predictions",
     "select_pool",

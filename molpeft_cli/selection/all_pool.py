@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-import polars as pl
+from typing import TYPE_CHECKING
 
 from molpeft_cli.selection.base import SelectionConfig, SelectionContext, selection_frame
+
+if TYPE_CHECKING:
+    import polars as pl
 
 NAME = "all"
 
@@ -18,4 +19,6 @@ class AllConfig(SelectionConfig):
 
 
 def select_all(pool: pl.DataFrame, config: AllConfig, context: SelectionContext) -> pl.DataFrame:
+    import numpy as np
+
     return selection_frame(pool, np.arange(pool.height), np.full(pool.height, np.nan), NAME)

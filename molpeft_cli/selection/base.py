@@ -1,5 +1,6 @@
 """What every selection strategy shares: the config base (k or threshold), the inputs beyond the pool table,
-deterministic ordering by score, and the output table (pool rows + score, rank, strategy)."""
+deterministic ordering by score, and the output table (pool rows + score, rank, strategy). Loads without polars,
+numpy or torch (they are imported where used), so the registry is cheap to ask."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import polars as pl
+from molpeft_cli.errors import MolpeftError, SettingError
 
-from molpeft_cli.data.tables import require_columns
-from molpeft_cli.errors import MolpeftError
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class SelectionConfig:
 
     def __post_init__(self) -> None:
         if self.k < 1:
-            raise MolpeftError(f"k must be >= 1, got {self.k}")
+            raise SettingError("k", f"{{setting}} must be >= 1, got {self.k}")
         if self.threshold is not None and not math.isfinite(self.threshold):
             raise MolpeftError(f"threshold must be a finite number, got {self.threshold}")
 
@@ -54,7 +55,44 @@ class SelectionContext:
     batches: Iterable[Any] | None = None  # mcdropout: pool batches, in pool row order
 
 
+# what a strategy may need beyond the pool (`Strategy.needs`), and the select step's setting that gives it
+NEEDS: dict[str, str] = {
+    "model": "a fine-tuned checkpoint",
+    "scores": "the table from the influence step",
+    "train": "a split table whose train molecules the picks stay far from",
+}
+
+
+@dataclass
+class SelectionInputs:
+    """What the select step loaded, for a strategy's context builder: the pool after the leakage guard and the
+    inputs that were given (None where not); each builder reads the ones its strategy needs."""
+
+    pool: pl.DataFrame
+    train: pl.DataFrame | None = None  # a split table (its `train` rows)
+    scores: pl.DataFrame | None = None  # mol_id, score
+    model: Any = None  # a loaded fine-tuned checkpoint (training.checkpoint.load_finetuned)
+    truncate: bool = True  # cut over-long molecules when encoding the pool
+    bf16: bool = False  # forward passes under bfloat16 autocast
+
+    def require(self, need: str, strategy: str) -> Any:
+        """The input `need` (a NEEDS key, also the setting's name), or a SettingError saying the strategy needs it."""
+        value = getattr(self, need)
+        if value is None:
+            raise SettingError(need, f"{{strategy}} {strategy} needs {{setting}} ({NEEDS[need]})")
+        return value
+
+
+def no_context(inputs: SelectionInputs) -> tuple[pl.DataFrame, SelectionContext]:
+    """The context of a strategy that needs nothing beyond the pool."""
+    return inputs.pool, SelectionContext()
+
+
 def check_pool(pool: pl.DataFrame, columns: Sequence[str] = ("mol_id",)) -> None:
+    import polars as pl
+
+    from molpeft_cli.data.tables import require_columns
+
     require_columns(pool, list(columns), "pool table")
     if pool.height == 0:
         raise MolpeftError("the pool table has no rows to select from")
@@ -73,6 +111,8 @@ def order_by_score(
     mol_ids: Sequence[str], scores: np.ndarray, eligible: np.ndarray | None = None
 ) -> np.ndarray:
     """Row indices by score descending, ties by mol_id ascending; NaN and ineligible rows left out."""
+    import numpy as np
+
     scores = np.asarray(scores, dtype=np.float64)
     keep = ~np.isnan(scores) if eligible is None else (~np.isnan(scores) & eligible)
     order = np.lexsort((np.asarray(mol_ids, dtype=str), -scores))
@@ -83,6 +123,9 @@ def choose_top(
     pool: pl.DataFrame, scores: np.ndarray, config: SelectionConfig, eligible: np.ndarray | None = None
 ) -> np.ndarray:
     """Indices of the chosen rows in rank order: the top k by score, or all with score >= threshold."""
+    import numpy as np
+    import polars as pl
+
     scores = np.asarray(scores, dtype=np.float64)
     if config.threshold is not None:
         passes = scores >= config.threshold
@@ -101,6 +144,9 @@ def selection_frame(
     extra: dict[str, np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """Chosen pool rows in rank order, with `score` (float64), `rank` (1 = first chosen) and `strategy`."""
+    import numpy as np
+    import polars as pl
+
     columns = [pl.Series("score", np.asarray(scores, dtype=np.float64), dtype=pl.Float64, nan_to_null=True)]
     columns += [
         pl.Series(name, np.asarray(values, dtype=np.float64)) for name, values in (extra or {}).items()

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import polars as pl
-
-from molpeft_cli.data.tables import require_columns
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.selection.base import SelectionConfig, SelectionContext, choose_top, selection_frame
+from molpeft_cli.selection.base import (
+    SelectionConfig,
+    SelectionContext,
+    SelectionInputs,
+    choose_top,
+    selection_frame,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +26,7 @@ NAME = "influence"
 
 
 @dataclass
-class InfluenceConfig(SelectionConfig):
+class InfluenceSelectionConfig(SelectionConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.threshold is not None and self.threshold < 0:
@@ -28,7 +35,7 @@ class InfluenceConfig(SelectionConfig):
             )
 
 
-def select_influence(pool: pl.DataFrame, config: InfluenceConfig, context: SelectionContext) -> pl.DataFrame:
+def select_influence(pool: pl.DataFrame, config: InfluenceSelectionConfig, context: SelectionContext) -> pl.DataFrame:
     scores = _pool_scores(pool, context.scores)
     positive = scores > 0
     log.info(f"{int(positive.sum())} of {pool.height} pool molecules have a positive influence score")
@@ -36,7 +43,16 @@ def select_influence(pool: pl.DataFrame, config: InfluenceConfig, context: Selec
     return selection_frame(pool, order, scores, NAME)
 
 
+def influence_context(inputs: SelectionInputs) -> tuple[pl.DataFrame, SelectionContext]:
+    """The scores table from the influence step (required)."""
+    return inputs.pool, SelectionContext(scores=inputs.require("scores", NAME))
+
+
 def _pool_scores(pool: pl.DataFrame, scores: pl.DataFrame | None) -> np.ndarray:
+    import polars as pl
+
+    from molpeft_cli.data.tables import require_columns
+
     if scores is None:
         if "score" not in pool.columns:
             raise MolpeftError("strategy 'influence' needs scores: a `score` column or a scores table")

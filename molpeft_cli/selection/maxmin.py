@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import polars as pl
+from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.selection.base import SelectionConfig, SelectionContext, SelectionInputs, capped_k, selection_frame
 
-from molpeft_cli.errors import MolpeftError
-from molpeft_cli.selection.base import SelectionConfig, SelectionContext, capped_k, selection_frame
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
 
 NAME = "maxmin"
 
@@ -64,6 +66,20 @@ def select_maxmin(pool: pl.DataFrame, config: MaxMinConfig, context: SelectionCo
     return selection_frame(pool_sorted, order, scores, NAME)
 
 
+def maxmin_context(inputs: SelectionInputs) -> tuple[pl.DataFrame, SelectionContext]:
+    """The train split's SMILES when a split table is given (optional: without it the picks are only far from each
+    other)."""
+    import polars as pl
+
+    if inputs.train is None:
+        return inputs.pool, SelectionContext()
+    if "split" not in inputs.train.columns:
+        raise SettingError("train", "{setting} needs a split table (with a `split` column)")
+    return inputs.pool, SelectionContext(
+        train_smiles=inputs.train.filter(pl.col("split") == "train")["smiles_canonical"].to_list()
+    )
+
+
 def _fingerprints(smiles: Sequence[str], mol_ids: pl.Series | None, config: MaxMinConfig) -> list:
     from rdkit import Chem
 
@@ -78,6 +94,8 @@ def _fingerprints(smiles: Sequence[str], mol_ids: pl.Series | None, config: MaxM
 
 
 def _distance_at_pick(pool_fps: list, train_fps: list, order: list[int], datastructs) -> np.ndarray:
+    import numpy as np
+
     nearest = np.full(len(pool_fps), np.inf)
     for fp in train_fps:
         nearest = np.minimum(nearest, 1.0 - np.array(datastructs.BulkTanimotoSimilarity(fp, pool_fps)))

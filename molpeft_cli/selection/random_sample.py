@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import polars as pl
-
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import SettingError
 from molpeft_cli.selection.base import SelectionConfig, SelectionContext, choose_top, selection_frame
+
+if TYPE_CHECKING:
+    import polars as pl
 
 NAME = "random"
 
@@ -20,11 +21,14 @@ class RandomConfig(SelectionConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.threshold is not None:
-            raise MolpeftError("strategy 'random' takes -k, not a threshold")
+            raise SettingError("k", "strategy 'random' takes {setting}, not a threshold")
 
 
 def select_random(pool: pl.DataFrame, config: RandomConfig, context: SelectionContext) -> pl.DataFrame:
     """score = a uniform draw per molecule, made in mol_id order so the pool's row order does not matter."""
+    import numpy as np
+    import polars as pl
+
     by_id = np.argsort(pool["mol_id"].cast(pl.String).to_numpy(), kind="stable")
     keys = np.empty(pool.height)
     keys[by_id] = np.random.default_rng(config.seed).random(pool.height)

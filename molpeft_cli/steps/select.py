@@ -1,15 +1,22 @@
-"""The `select` step: choose pool molecules to add to training (random, mcdropout, maxmin, influence, all)."""
+"""The `select` step: choose pool molecules to add to training (random, mcdropout, maxmin, influence, all), from a
+pool table (and what the strategy needs) to a selection table, after the leakage guard."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+import logging
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from molpeft_cli.choices import SELECTION_STRATEGIES
 from molpeft_cli.data.outputs import check_step_outputs
-from molpeft_cli.errors import SettingError
+from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+
+if TYPE_CHECKING:
+    import polars as pl
+
+log = logging.getLogger(__name__)
 
 STRATEGIES = SELECTION_STRATEGIES
 
@@ -17,6 +24,9 @@ STRATEGIES = SELECTION_STRATEGIES
 @dataclass
 class SelectConfig:
     command: ClassVar[str] = "select"
+    # the settings that name input files (recorded as the manifest's inputs; the rest, less output and seed, are
+    # its params)
+    inputs: ClassVar[tuple[str, ...]] = ("pool", "exclude", "train", "model", "scores", "config")
 
     pool: str = argument(help="Pool table (molecule table or raw CSV/parquet).", metavar="POOL")
     output: str = option(help="Selection table ('-' for stdout).", flags=("--output", "-o"))
@@ -47,6 +57,14 @@ class SelectConfig:
     def guarded_splits(self) -> tuple[str, ...]:
         return tuple(s.strip() for s in self.exclude_splits.split(",") if s.strip())
 
+    def params(self) -> dict[str, Any]:
+        """The manifest's params: every setting except the input files, the output and the seed (the manifest
+        records the resolved seed on its own); the guarded splits as a list."""
+        skipped = {*self.inputs, "output", "seed"}
+        params = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skipped}
+        params["exclude_splits"] = list(self.guarded_splits)
+        return params
+
 
 @dataclass
 class SelectResult:
@@ -59,24 +77,72 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     from molpeft_cli.data.loading import load_molecules
     from molpeft_cli.data.recorder import Recorder
     from molpeft_cli.data.tables import read_table, write_table
-    from molpeft_cli.selection.job import run_selection
 
     c = config
-    check_step_outputs(c, {"output": False}, ("pool", "exclude", "train", "model", "scores", "config"))
+    check_step_outputs(c, {"output": False}, c.inputs)
     seed = runtime.seed_for(c.seed)
-    splits = c.guarded_splits
-    params = dict(strategy=c.strategy, k=c.k, threshold=c.threshold, exclude_splits=list(splits),
-                  passes=c.passes, truncate=c.truncate, bf16=c.bf16)
-    recorder = Recorder("select", params, seed, {"pool": c.pool, "exclude": c.exclude, "train": c.train,
-                                                 "model": c.model, "scores": c.scores, "config": c.config}, argv)
+    recorder = Recorder("select", c.params(), seed, {name: getattr(c, name) for name in c.inputs}, argv)
     runtime.apply_threads()
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     split_table = load_molecules(c.exclude, "split") if c.exclude else None
     train_table = load_molecules(c.train, "train") if c.train else split_table
     score_table = read_table(c.scores) if c.scores else None
     options = dict(k=c.k, threshold=c.threshold, seed=seed, passes=c.passes)
-    chosen, record = run_selection(pool_table, c.strategy, options, split_table, splits, train_table, c.model,
-                                   score_table, c.truncate, bf16=c.bf16, device=runtime.device)
+    chosen, record = run_selection(pool_table, c.strategy, options, split_table, c.guarded_splits, train_table,
+                                   c.model, score_table, c.truncate, bf16=c.bf16, device=runtime.device)
     write_table(chosen, c.output)
     recorder.write(c.output, extra={"selection": record})
     return SelectResult(chosen, record)
+
+
+def guard_pool(pool: pl.DataFrame, split: pl.DataFrame | None, splits: tuple[str, ...]) -> tuple[pl.DataFrame, dict]:
+    """Drop pool molecules that are the same compound (InChIKey, or stereo-free skeleton) as a molecule in the
+    excluded splits; report them. Returns the kept pool and a summary for the manifest."""
+    import polars as pl
+
+    from molpeft_cli.chem.audit import leaking_ids
+
+    if split is None:
+        return pool, {"excluded": 0}
+    if "split" not in split.columns:
+        raise SettingError("exclude", "{setting} needs a split table (with a `split` column)")
+    leaking, summary = leaking_ids(split, pool, splits)
+    if leaking:
+        log.warning(f"excluded {len(leaking)} pool molecules that are {'/'.join(splits)} compounds "
+                    f"({summary.same_inchikey} same InChIKey, {summary.same_skeleton - summary.same_inchikey} "
+                    f"same stereo-free skeleton): {', '.join(leaking[:5])}{' ...' if len(leaking) > 5 else ''}")
+    return pool.filter(~pl.col("mol_id").is_in(leaking)), {
+        "excluded": len(leaking), "excluded_ids": leaking, "splits": list(splits),
+        "same_inchikey": summary.same_inchikey, "same_skeleton": summary.same_skeleton}
+
+
+def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.DataFrame | None,
+                  excluded_splits: tuple[str, ...], train: pl.DataFrame | None, model: str | None,
+                  scores: pl.DataFrame | None, truncate: bool, bf16: bool = False,
+                  device: str = "auto") -> tuple[pl.DataFrame, dict]:
+    """The guard (against `split`'s excluded splits), then the strategy, with the inputs its registry entry says it
+    needs (`train`'s train split, the `model` checkpoint, the `scores` table). Returns the chosen rows and what the
+    manifest records of them."""
+    from molpeft_cli.selection import REGISTRY, SelectionInputs, select_pool
+
+    if strategy not in REGISTRY:
+        raise SettingError("strategy", f"unknown {{setting}} {strategy!r}; choose one of {', '.join(REGISTRY)}")
+    entry = REGISTRY[strategy]
+    kept, guard = guard_pool(pool, split, excluded_splits)
+    if kept.height == 0:
+        raise MolpeftError("no pool molecules left after the leakage guard")
+    accepted = {f.name for f in fields(entry.config_cls)}
+    config = entry.config_cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
+    loaded = _load_finetuned(model, device) if "model" in entry.needs and model is not None else None
+    kept, context = entry.context(SelectionInputs(kept, train=train, scores=scores, model=loaded,
+                                                  truncate=truncate, bf16=bf16))
+    chosen = select_pool(kept, strategy, config, context)
+    log.info(f"{strategy}: chose {chosen.height} of {kept.height} pool molecules"
+             + (f" ({guard['excluded']} excluded as valid/test compounds)" if guard["excluded"] else ""))
+    return chosen, {"guard": guard, "config": config.to_dict(), "chosen": chosen.height}
+
+
+def _load_finetuned(checkpoint: str, device: str):
+    from molpeft_cli.training.checkpoint import load_finetuned
+
+    return load_finetuned(checkpoint, device)

@@ -14,8 +14,6 @@ from molpeft_cli.errors import MolpeftError, SettingError
 
 log = logging.getLogger(__name__)
 
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv")
-
 
 @dataclass
 class Corpus:
@@ -73,7 +71,8 @@ def _table_corpus(path: Path, splits: Sequence[str] | None, columns: Sequence[st
         table = table.filter(table["split"].is_in(list(splits)))
         note = f"(in split(s) {', '.join(splits)})"
     elif tuple(splits) != ("train",):
-        log.warning(f"{path} has no split column: --splits is ignored and all {rows} molecules are used")
+        log.warning(SettingError("splits", f"{path} has no split column: {{setting}} is ignored and all {rows} "
+                                 "molecules are used"))
     picked = [c for c in columns if c in table.columns] or ["smiles"]
     smiles = list(dict.fromkeys(s for c in picked for s in table[c].drop_nulls().to_list() if s))
     return Corpus(smiles, str(path), "table", rows, rows - table.height, note)

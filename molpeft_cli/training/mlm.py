@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from molpeft_cli.chem.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.model.heads import chosen_token_loss
 from molpeft_cli.progress import ProgressFactory
 from molpeft_cli.training.batching import collate, make_batches
 from molpeft_cli.training.corpus import holdout_split
-from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors, zscore_stats
 from molpeft_cli.training.distributed import DistContext
 from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
 from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens, step_generator

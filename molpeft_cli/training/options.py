@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from molpeft_cli.choices import ADAPTERS, FEATURE_SETS
@@ -73,7 +72,9 @@ class FinetuneOptions:
                 raise SettingError(name, f"{{setting}} must be in [0, 1), got {value}")
 
     def resolved(self) -> FinetuneOptions:
-        """Fill the per-method defaults (learning rate, head dropout, LoRA rank/alpha) from the adapter registry."""
+        """Fill the unset defaults from the adapter registry, the one place they are declared: the chosen method's
+        learning rate and head dropout, and every method's own options (LoRA rank/alpha), which are recorded
+        whatever the method."""
         from molpeft_cli.adapters import REGISTRY
 
         adapter = REGISTRY[self.peft]
@@ -82,22 +83,12 @@ class FinetuneOptions:
             values["lr"] = adapter.default_lr
         if values["classifier_dropout"] is None:
             values["classifier_dropout"] = adapter.default_classifier_dropout
-        lora = REGISTRY["lora"]
-        if values["lora_rank"] is None:
-            values["lora_rank"] = lora.default_rank
-        if values["lora_alpha"] is None:
-            values["lora_alpha"] = lora.default_alpha
+        for method in REGISTRY.values():
+            for name, default in method.option_defaults.items():
+                if values[name] is None:
+                    values[name] = default
         return FinetuneOptions(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def load_options(config_file: str | Path | None, overrides: dict[str, Any]) -> FinetuneOptions:
-    """Defaults < TOML file (`[finetune]` table or top level) < explicit overrides (non-None values). Kept for
-    callers of the earlier API; `molpeft_cli.schema.build` does this for every command."""
-    from molpeft_cli.schema import build
-    from molpeft_cli.steps.finetune import FinetuneConfig
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return build(FinetuneConfig, {"split_table": "-", "output": "-", "config": config_file}, {"recipe": given}).recipe

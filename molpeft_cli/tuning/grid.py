@@ -16,8 +16,6 @@ from typing import Any
 
 from molpeft_cli.errors import SettingError
 
-TUNED = ("lr", "lora_rank", "lora_alpha")
-
 DEFAULT_GRIDS: dict[str, dict[str, tuple]] = {
     "full": {"lr": (3e-5, 1e-4, 3e-4)},
     "bitfit": {"lr": (3e-4, 1e-3, 3e-3, 1e-2)},

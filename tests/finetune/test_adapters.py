@@ -9,6 +9,7 @@ import torch
 
 from molpeft_cli.adapters import REGISTRY
 from molpeft_cli.adapters.base import count_parameters
+from molpeft_cli.errors import MolpeftError
 from molpeft_cli.training.options import FinetuneOptions
 
 METHODS = ["full", "bitfit", "lora", "ia3"]
@@ -50,8 +51,8 @@ def test_adapted_model_at_step_0_equals_base(tiny_base, method):
 @pytest.mark.parametrize("method", METHODS)
 def test_training_changes_only_the_method_parameters_and_reload_is_exact(tiny_base, lipo_split_small, tmp_path,
                                                                           method):
+    from molpeft_cli.steps.finetune import run_finetune
     from molpeft_cli.training.checkpoint import load_finetuned
-    from molpeft_cli.training.finetune_job import run_finetune
     from molpeft_cli.training.prediction import predict_molecules
 
     options = FinetuneOptions(peft=method, max_epochs=2, batch_size=32, lr=5e-3)
@@ -95,8 +96,8 @@ def test_xl_trainable_counts_match_an_independent_count():
     per_layer = 4 * (H * H + H) + 2 * (2 * H) + (H * F + F) + (F * H + H)
     encoder = V * H + L * per_layer + 2 * H
     head = H + 1
-    r = REGISTRY["lora"].default_rank
-    assert r == 16  # the tuned default (issue 11; the original study's 8)
+    r = FinetuneOptions(peft="lora").resolved().lora_rank
+    assert r == REGISTRY["lora"].option_defaults["lora_rank"] == 16  # tuned (issue 11; the original study: 8)
     expected = {
         "full": (encoder + head, encoder + head),
         "bitfit": (L * (4 * H + H + F + H + H) + H + head, encoder + head),
@@ -106,6 +107,18 @@ def test_xl_trainable_counts_match_an_independent_count():
     assert encoder == 44_375_040
     for method, (trainable, total) in expected.items():
         with torch.device("meta"):
-            model = REGISTRY[method].prepare(M.MolformerForRegression(M.named_config("xl")), {})
+            model = REGISTRY[method].prepare(M.MolformerForRegression(M.named_config("xl")),
+                                             FinetuneOptions(peft=method).resolved().to_dict())
         counts = count_parameters(model)
         assert (counts.trainable, counts.total) == (trainable, total), method
+
+
+def test_lora_uses_the_options_it_is_given():
+    # the defaults are filled once, by FinetuneOptions.resolved(); prepare takes the rank it is handed
+    options = FinetuneOptions(peft="lora", lora_rank=4, lora_alpha=8.0).resolved()
+    assert (options.lora_rank, options.lora_alpha) == (4, 8.0)
+    assert FinetuneOptions(peft="full").resolved().lora_rank == 16  # recorded in every method's manifest
+    config = REGISTRY["lora"].peft_config(options.to_dict())
+    assert (config.r, config.lora_alpha) == (4, 8.0)
+    with pytest.raises(MolpeftError, match="lora_rank and lora_alpha"):
+        REGISTRY["lora"].peft_config({})

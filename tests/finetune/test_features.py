@@ -91,8 +91,8 @@ def test_peft_passes_the_features_through_and_starts_at_the_base(tiny_base, meth
 @pytest.mark.parametrize("method", ["full", "bitfit", "lora", "ia3"])
 def test_checkpoint_stores_the_statistics_and_predicts_as_trained(tiny_base, lipo_split_small, tmp_path, method):
     from molpeft_cli.chem.features import FEATURES_FILE, MoleculeFeatures
+    from molpeft_cli.steps.finetune import run_finetune
     from molpeft_cli.training.checkpoint import load_finetuned
-    from molpeft_cli.training.finetune_job import run_finetune
     from molpeft_cli.training.prediction import predict_molecules
 
     options = FinetuneOptions(peft=method, max_epochs=1, batch_size=32, features=["morgan-count"])
@@ -153,7 +153,7 @@ def test_cli_round_trip_with_rdkit2d_and_the_steps_that_reuse_the_model(runner, 
 
 def test_influence_check_retrains_with_the_features(tiny_base, lipo_split_small, tmp_path):
     from molpeft_cli.influence.check import CheckConfig, retrain_subsets
-    from molpeft_cli.training.finetune_job import run_finetune
+    from molpeft_cli.steps.finetune import run_finetune
 
     out = tmp_path / "ck"
     run_finetune(str(lipo_split_small), str(out), FinetuneOptions(peft="bitfit", max_epochs=1, batch_size=32,

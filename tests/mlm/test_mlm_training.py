@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 import molpeft_cli.model as molformer
-from molpeft_cli.training.descriptors import DESCRIPTORS, cached_descriptors
+from molpeft_cli.chem.descriptors import DESCRIPTORS, cached_descriptors
 from molpeft_cli.training.mlm import MLMTrainer, prepare_mlm_data
 from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.mlm_state import load_saved_model, read_run

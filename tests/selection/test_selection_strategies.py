@@ -17,7 +17,7 @@ from selection_helpers import (
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.selection import (
     REGISTRY,
-    InfluenceConfig,
+    InfluenceSelectionConfig,
     MaxMinConfig,
     McDropoutConfig,
     RandomConfig,
@@ -41,7 +41,7 @@ CASES = [
     ("random", RandomConfig(k=12, seed=3), lambda pool: SelectionContext(), True),
     ("maxmin", MaxMinConfig(k=12, seed=3), lambda pool: SelectionContext(), True),
     ("mcdropout", McDropoutConfig(k=12, passes=20, seed=3), mcdropout_context, False),
-    ("influence", InfluenceConfig(k=12), lambda pool: SelectionContext(), True),
+    ("influence", InfluenceSelectionConfig(k=12), lambda pool: SelectionContext(), True),
 ]
 
 

@@ -1,6 +1,6 @@
 import polars as pl
 
-from molpeft_cli.chem.audit import audit_pool, leaking_pool_ids
+from molpeft_cli.chem.audit import audit_pool, leaking_ids
 from molpeft_cli.data.molecules import build_molecule_table
 
 
@@ -25,4 +25,6 @@ def test_audit_finds_same_compound_and_stereo_free_skeleton():
     assert exact["pool_mol_id"] == "p2" and exact["dataset_mol_id"] == "d2"
     assert exact["label_difference"] == -1.5
     assert summary.label_conflicts == 1
-    assert leaking_pool_ids(dataset, pool, ("valid", "test")) == {"p2"}
+    ids, guarded = leaking_ids(dataset, pool, ("valid", "test"))
+    assert ids == ["p2"] and (guarded.same_inchikey, guarded.same_skeleton) == (1, 1)
+    assert leaking_ids(dataset, pool, ("train",))[0] == ["p1"]

@@ -226,11 +226,11 @@ def measure_finetune(device, sizes: Sizes, data, size: str) -> list[dict]:
 
 
 def measure_mcdropout(device, sizes: Sizes, size: str) -> list[dict]:
-    """training.mc_dropout (the `mcdropout` selection's passes) on the XL regression model with the original
+    """selection.mc_dropout (the `mcdropout` selection's passes) on the XL regression model with the original
     study's dropouts, pool batches of 64 in length order as `molpeft select` makes them; fp32 and bf16 autocast."""
     import torch
 
-    from molpeft_cli.training.mc_dropout import mc_dropout_predictions
+    from molpeft_cli.selection.mc_dropout import mc_dropout_predictions
 
     input_ids, _, pad_id = token_data(sizes.mc_molecules)
     ordered = sorted(input_ids, key=len)  # the pool sorted by length, as `molpeft select` orders it
@@ -453,7 +453,7 @@ def import_dependencies() -> list[str]:
     names = ["torch", "transformers", "peft", "numpy", "molpeft_cli.model", "molpeft_cli.adapters",
              "molpeft_cli.model.heads", "molpeft_cli.training.batching", "molpeft_cli.training.checkpoint",
              "molpeft_cli.training.optim", "molpeft_cli.training.options",
-             "molpeft_cli.training.distributed", "molpeft_cli.training.mc_dropout", "molpeft_cli.influence",
+             "molpeft_cli.training.distributed", "molpeft_cli.selection.mc_dropout", "molpeft_cli.influence",
              "molpeft_cli.influence.solvers"]
     for name in names:
         importlib.import_module(name)

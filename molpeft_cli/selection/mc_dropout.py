@@ -1,17 +1,19 @@
 """Monte Carlo dropout predictions: `passes` stochastic forward passes of a model with only its Dropout modules in
 train mode. The numerical core of the `mcdropout` selection strategy (selection/mcdropout.py), kept free of the
-table libraries so that it runs wherever torch does (bench/gpu_figures.py on a bare GPU machine)."""
+table libraries so that it runs wherever torch does (bench/gpu_figures.py on a bare GPU machine; the `selection`
+package imports neither polars nor torch when it loads)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from molpeft_cli.errors import MolpeftError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,13 @@ def mc_dropout_predictions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over `passes` dropout passes for every row of `batches`, in order.
 
-    `predict(model, batch)` returns one prediction per row. Up to forward_rows // rows passes run in one
-    forward on the batch repeated pass-major (tensors repeated along dim 0; other values passed unchanged).
+    A batch is a tensor or a dict of them (the model's keyword inputs); `predict(model, batch)` returns one
+    prediction per row. Up to forward_rows // rows passes run in one forward on the batch repeated pass-major
+    (tensors repeated along dim 0; other dict values passed unchanged).
     The global torch RNG is seeded inside and restored afterwards.
     """
+    import numpy as np
     import torch
-
-    from molpeft_cli.influence.batches import batch_size, map_tensors
 
     means, stds = [], []
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -67,14 +69,12 @@ def mc_dropout_predictions(
             log.warning("the model has no Dropout modules: MC dropout spreads will all be zero")
         torch.manual_seed(seed)
         for batch in batches:
-            rows = batch_size(batch)
+            rows = _rows(batch)
             stack = max(1, min(passes, forward_rows // max(rows, 1)))
             outputs = []
             for start in range(0, passes, stack):
                 n = min(stack, passes - start)
-                repeated = (
-                    batch if n == 1 else map_tensors(lambda t, n=n: t.repeat(n, *[1] * (t.dim() - 1)), batch)
-                )
+                repeated = batch if n == 1 else _repeated(batch, n)
                 outputs.append(torch.as_tensor(predict(model, repeated)).reshape(n, rows))
             samples = torch.cat(outputs).double().cpu()
             means.append(samples.mean(0).numpy())
@@ -82,3 +82,29 @@ def mc_dropout_predictions(
     if not means:
         raise MolpeftError("no pool batches to run MC dropout on")
     return np.concatenate(means), np.concatenate(stds)
+
+
+def _tensors(batch: Any) -> list:
+    """The tensors of a batch: the batch itself, or a dict's values in order (MC dropout's two batch shapes)."""
+    import torch
+
+    values = batch.values() if isinstance(batch, Mapping) else [batch]
+    return [v for v in values if isinstance(v, torch.Tensor)]
+
+
+def _rows(batch: Any) -> int:
+    """Rows in a batch: the first dimension of its first tensor that has one."""
+    for tensor in _tensors(batch):
+        if tensor.dim() > 0:
+            return int(tensor.shape[0])
+    raise MolpeftError("a batch holds no tensor with a batch dimension")
+
+
+def _repeated(batch: Any, n: int) -> Any:
+    """The batch `n` times pass-major: every tensor repeated along dim 0, other dict values unchanged."""
+    import torch
+
+    def repeat(value: Any) -> Any:
+        return value.repeat(n, *[1] * (value.dim() - 1)) if isinstance(value, torch.Tensor) else value
+
+    return {key: repeat(value) for key, value in batch.items()} if isinstance(batch, Mapping) else repeat(batch)
