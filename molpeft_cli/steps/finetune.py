@@ -57,7 +57,7 @@ def finetune(config: FinetuneConfig, runtime: Runtime = Runtime(), argv: list[st
     c = config
     check_step_outputs(c, {"output": True}, ("split_table", "extra", "model", "config"))
     return run_finetune(c.split_table, c.output, c.recipe, c.model, list(c.extra), c.seed, c.drop_leaking,
-                        config_file=c.config, runtime=runtime, argv=argv, on_epoch=on_epoch)
+                        config_file=c.config, runtime=runtime, argv=argv, on_epoch=on_epoch, config=c)
 
 
 def gather_training_data(split: pl.DataFrame, extras: list[pl.DataFrame], drop_leaking: bool) -> pl.DataFrame:
@@ -106,10 +106,12 @@ def extras_label(extras: list[pl.DataFrame]) -> str:
 def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_ref: str, extra_paths: list[str],
                  seed: int | None, drop_leaking: bool = False, config_file: str | None = None, *,
                  runtime: Runtime = Runtime(), argv: list[str] | None = None,
-                 on_epoch: Callable[[dict], None] | None = None) -> FinetuneResult:
+                 on_epoch: Callable[[dict], None] | None = None,
+                 config: FinetuneConfig | None = None) -> FinetuneResult:
     """Fine-tune on the split's train rows plus `extra_paths` tables, early stopping on its valid rows; write the
     checkpoint directory (weights or adapter, finetune.json, training log, manifest). `on_epoch` gets each
-    epoch's row (a progress display); `seed` None takes the runtime's."""
+    epoch's row (a progress display); `seed` None takes the runtime's; `config`, the step's config when it is
+    one, is recorded in the manifest."""
     import polars as pl
     import torch
 
@@ -135,7 +137,7 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     adapter = REGISTRY[options.peft]
     recorder = Recorder("finetune", {**options.to_dict(), "model": model_ref, "drop_leaking": drop_leaking},
                         seed, {"split": split_path, "config": config_file,
-                               **{f"extra_{i + 1}": p for i, p in enumerate(extra_paths)}}, argv)
+                               **{f"extra_{i + 1}": p for i, p in enumerate(extra_paths)}}, argv, config=config)
     split = load_molecules(split_path, "split")
     extras = [load_molecules(p, f"extra {i + 1}") for i, p in enumerate(extra_paths)]
     train_table = gather_training_data(split, extras, drop_leaking)

@@ -81,7 +81,7 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     c = config
     check_step_outputs(c, {"output": False}, c.inputs)
     seed = runtime.seed_for(c.seed)
-    recorder = Recorder("select", c.params(), seed, {name: getattr(c, name) for name in c.inputs}, argv)
+    recorder = Recorder("select", c.params(), seed, {name: getattr(c, name) for name in c.inputs}, argv, config=c)
     runtime.apply_threads()
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     split_table = load_molecules(c.exclude, "split") if c.exclude else None
