@@ -2,11 +2,12 @@
 
 M random subsets S_j of the pool (each a `fraction` of it) are drawn; for each, the fine-tuned model is trained
 on, from its own weights (the same starting point every time), for `epochs` epochs on train + S_j with the same
-seed, optimizer and label scale (training rows batched identically in every run, see continue_training), and
-the validation loss is measured. The measured change is
-L_valid(train + S_j) - L_valid(train alone, trained the same way); the predicted change is the first-order
-influence sum -sum_{z in S_j} score(z) / n_train. LDS = Spearman(predicted, measured) over the M subsets, with a
-percentile bootstrap CI over subsets. One retraining set serves every scores table (scope, solver) compared.
+seed, label scale and the checkpoint's own fine-tuning recipe (its AdamW groups, weight decay, warmup, clipping;
+training rows batched identically in every run, see continue_training), and the validation loss is measured.
+The measured change is L_valid(train + S_j) - L_valid(train alone, trained the same way); the predicted change is
+the first-order influence sum -sum_{z in S_j} score(z) / n_train. LDS = Spearman(predicted, measured) over the M
+subsets, with a percentile bootstrap CI over subsets. One retraining set serves every scores table (scope, solver)
+compared.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
+
+# What a retraining record was made with: records of another procedure (before the fine-tuning recipe: a bare
+# AdamW without warmup) are refused rather than mixed with this one's losses.
+RETRAINING_PROCEDURE = "finetune-recipe"
 
 CHECK_COLUMNS: dict = {  # polars dtypes by name, so this module needs no polars at import
     "scores": "String", "scope": "String", "solver": "String", "damping": "Float64", "n_params": "Int64",
@@ -36,15 +41,16 @@ class CheckConfig:
 
     def __post_init__(self) -> None:
         if self.subsets < 3:
-            raise MolpeftError(f"--subsets must be >= 3 (a rank correlation needs them), got {self.subsets}")
+            raise SettingError("subsets", f"{{setting}} must be >= 3 (a rank correlation needs them), got "
+                               f"{self.subsets}")
         if not 0 < self.fraction < 1:
-            raise MolpeftError(f"--fraction must be in (0, 1), got {self.fraction}")
+            raise SettingError("fraction", f"{{setting}} must be in (0, 1), got {self.fraction}")
         if self.epochs < 1:
-            raise MolpeftError(f"--epochs must be >= 1, got {self.epochs}")
+            raise SettingError("epochs", f"{{setting}} must be >= 1, got {self.epochs}")
         if self.lr is not None and not self.lr > 0:
-            raise MolpeftError(f"--lr must be > 0, got {self.lr}")
+            raise SettingError("lr", f"{{setting}} must be > 0, got {self.lr}")
         if self.bootstrap < 100:
-            raise MolpeftError(f"--bootstrap must be >= 100, got {self.bootstrap}")
+            raise SettingError("bootstrap", f"{{setting}} must be >= 100, got {self.bootstrap}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,7 +60,8 @@ def draw_subsets(n_pool: int, subsets: int, fraction: float, seed: int) -> np.nd
     """(M, n_pool) boolean membership; each subset holds round(fraction * n_pool) molecules (at least 1)."""
     size = max(1, round(fraction * n_pool))
     if size >= n_pool:
-        raise MolpeftError(f"a subset of {size} of {n_pool} pool molecules leaves nothing out; lower --fraction")
+        raise SettingError("fraction", f"a subset of {size} of {n_pool} pool molecules leaves nothing out; lower "
+                           "{setting}")
     rng = np.random.default_rng(seed)
     members = np.zeros((subsets, n_pool), dtype=bool)
     for j in range(subsets):
@@ -124,11 +131,11 @@ def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=
     from molpeft_cli.training.finetune_job import gather_training_data
 
     if "split" not in split.columns:
-        raise MolpeftError("--train needs a split table (with a `split` column)")
+        raise SettingError("train", "{setting} needs a split table (with a `split` column)")
     if pool["label"].null_count():
         raise MolpeftError(f"{pool['label'].null_count()} pool molecules have no label; retraining needs labels")
     if jobs < 1:
-        raise MolpeftError(f"--jobs must be >= 1, got {jobs}")
+        raise SettingError("jobs", f"{{setting}} must be >= 1, got {jobs}")
     gather_training_data(split, [pool], drop_leaking=False)  # refuses pools that hold valid/test compounds
     started = time.perf_counter()
     members = draw_subsets(pool.height, config.subsets, config.fraction, config.seed)
@@ -161,21 +168,18 @@ def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=
 def _retrain_share(checkpoint: str, split, pool, config: CheckConfig, members: np.ndarray,
                    tasks: list[int]) -> dict[int, float]:
     """One worker process: its share of the retrainings (-1: train alone), on one thread; -2: the start loss."""
-    import torch
+    from molpeft_cli.settings import Runtime
 
-    torch.set_num_threads(1)
-    try:
-        worker = _Retrainer(checkpoint, split, pool, config)
-        losses = {-2: worker.start_loss}
-        for task in tasks:
-            losses[task] = worker.loss_after(members[task] if task >= 0 else None)
-    except MolpeftError as exc:  # a plain MolpeftError crosses the process boundary (pickles) with its message
-        raise MolpeftError(str(exc)) from None
+    Runtime(threads=1).apply_threads()
+    worker = _Retrainer(checkpoint, split, pool, config)  # its errors pickle, so they reach the parent as raised
+    losses = {-2: worker.start_loss}
+    for task in tasks:
+        losses[task] = worker.loss_after(members[task] if task >= 0 else None)
     return losses
 
 
 class _Retrainer:
-    """The checkpoint, its encoded data and its training settings; `loss_after(rows)` retrains from the
+    """The checkpoint, its encoded data and its fine-tuning recipe; `loss_after(rows)` retrains from the
     checkpoint's weights with the pool rows added and returns the validation loss."""
 
     def __init__(self, checkpoint: str, split, pool, config: CheckConfig) -> None:
@@ -186,8 +190,7 @@ class _Retrainer:
 
         reference = load_finetuned(checkpoint)
         mean, std = reference.label_mean, reference.label_std
-        self.options = reference.meta["options"]
-        self.lr = config.lr or self.options["lr"]
+        self.recipe = recorded_recipe(reference.meta["options"], config.lr)
         self.config = config
         self.tokenizer = reference.tokenizer
         train = split.filter(pl.col("split") == "train")
@@ -217,25 +220,35 @@ class _Retrainer:
     def loss_after(self, rows: np.ndarray | None) -> float:
         self.model.load_state_dict(self.state)
         chosen = np.flatnonzero(rows) if rows is not None else np.zeros(0, dtype=int)
-        options = self.options
         continue_training(self.model, self.train_ids, self.z_train, [self.pool_ids[i] for i in chosen],
-                          self.z_pool[chosen], self.tokenizer.pad_token_id, epochs=self.config.epochs, lr=self.lr,
-                          batch_size=int(options["batch_size"]), weight_decay=float(options["weight_decay"]),
-                          grad_clip=float(options.get("grad_clip", 0.0)), seed=self.config.seed,
-                          train_features=self.f_train,
+                          self.z_pool[chosen], self.tokenizer.pad_token_id, recipe=self.recipe,
+                          epochs=self.config.epochs, seed=self.config.seed, train_features=self.f_train,
                           extra_features=None if self.f_pool is None else self.f_pool[chosen])
         loss = self.valid_loss()
         self.model.load_state_dict(self.state)
         return loss
 
 
+def recorded_recipe(options: dict, lr: float | None = None):
+    """The fine-tuning recipe (FinetuneOptions) a checkpoint's finetune.json `options` record, `lr` overriding its
+    rate. A checkpoint from before the warmup setting existed was trained without one."""
+    from dataclasses import fields, replace
+
+    from molpeft_cli.training.options import FinetuneOptions
+
+    known = {f.name for f in fields(FinetuneOptions)}
+    recipe = FinetuneOptions(**{"warmup_epochs": 0.0, **{k: v for k, v in options.items() if k in known}})
+    return replace(recipe, lr=lr) if lr is not None else recipe
+
+
 def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,
-                      pad_id: int, *, epochs: int, lr: float, batch_size: int, weight_decay: float,
-                      grad_clip: float, seed: int, train_features: np.ndarray | None = None,
+                      pad_id: int, *, recipe, epochs: int, seed: int, train_features: np.ndarray | None = None,
                       extra_features: np.ndarray | None = None) -> None:
-    """Fine-tuning's step (AdamW on the trainable parameters, MSE on standardised labels, dropout on) from the
-    model's current weights, with a fresh optimizer, over the training rows plus `extra` rows
-    (`*_features`: their molecule features, for a head that takes them).
+    """Fine-tuning's step under `recipe` (a resolved FinetuneOptions: the fine-tuning optimizer and its warmup,
+    clipping, batch size, MSE on standardised labels, dropout on) from the model's current weights, with a fresh
+    optimizer, over the training rows plus `extra` rows (`*_features`: their molecule features, for a head that
+    takes them). The rate warms up over `recipe.warmup_epochs` of this run's steps and then stays at the base rate:
+    the plateau decay needs a validation between epochs, which the retraining does not run.
 
     Common random numbers: the training rows are batched exactly as in the train-only run (same order, same
     dropout draws: the generator is reseeded per batch), and the extra rows come in their own batches spread
@@ -243,39 +256,49 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     """
     import torch
 
+    from molpeft_cli.model.heads import regression_loss
     from molpeft_cli.training.batching import iter_batches
+    from molpeft_cli.training.optim import finetune_optimizer
 
     device = next(model.parameters()).device
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise MolpeftError("the checkpoint has no trainable parameter to retrain")
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
-    model.train()
-    for epoch in range(1, epochs + 1):
+
+    def epoch_batches(epoch: int) -> list:
+        """(tag, batch) in training order; the tag seeds the batch's dropout draws."""
         epoch_seed = seed * 100_003 + epoch
-        main = list(iter_batches(train_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed, labels=train_labels,
-                                 features=train_features))
-        extra = list(iter_batches(extra_ids, batch_size, pad_id, shuffle=True, seed=epoch_seed + 1,
+        main = list(iter_batches(train_ids, recipe.batch_size, pad_id, shuffle=True, seed=epoch_seed,
+                                 labels=train_labels, features=train_features))
+        extra = list(iter_batches(extra_ids, recipe.batch_size, pad_id, shuffle=True, seed=epoch_seed + 1,
                                   labels=extra_labels, features=extra_features)) if len(extra_ids) else []
         # extra batch k goes after main batch floor((k + 1) * len(main) / (len(extra) + 1))
         after = {int((k + 1) * len(main) / (len(extra) + 1)): k for k in range(len(extra))}
-        schedule = []
+        order = []
         for i, batch in enumerate(main):
             if i in after:
-                schedule.append((2 * after[i] + 1, extra[after[i]]))
-            schedule.append((2 * i, batch))
-        for tag, batch in schedule:  # dropout draws fixed per batch: the same for a train batch in every run
-            torch.manual_seed((epoch_seed * 1_000_003 + tag) % (2**63))
+                order.append((2 * after[i] + 1, extra[after[i]]))
+            order.append((2 * i, batch))
+        return order
+
+    batches = epoch_batches(1)
+    optimizer, schedule = finetune_optimizer(model, recipe, len(batches))
+    model.train()
+    for epoch in range(1, epochs + 1):
+        batches = batches if epoch == 1 else epoch_batches(epoch)
+        for tag, batch in batches:  # dropout draws fixed per batch: the same for a train batch in every run
+            torch.manual_seed(((seed * 100_003 + epoch) * 1_000_003 + tag) % (2**63))
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             out = model(**batch.inputs())
-            loss = torch.nn.functional.mse_loss(out.logits.squeeze(-1).float(), batch.labels)
+            loss = regression_loss(out.logits, batch.labels)
             if not torch.isfinite(loss):
-                raise MolpeftError(f"retraining diverged (loss {loss.item()}); lower --lr")
+                raise SettingError("lr", f"retraining diverged (loss {loss.item()}); lower {{setting}}")
             loss.backward()
-            if grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
+            if recipe.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(trainable, recipe.grad_clip)
             optimizer.step()
+            schedule.step()
     model.eval()
 
 
@@ -311,7 +334,8 @@ def save_retraining(path, retraining: Retraining, config: CheckConfig, checkpoin
 
     from molpeft_cli.data.atomic import atomic_path
 
-    record = {"checkpoint": str(checkpoint), "config": config.to_dict(), "n_pool": int(retraining.members.shape[1]),
+    record = {"procedure": RETRAINING_PROCEDURE, "checkpoint": str(checkpoint), "config": config.to_dict(),
+              "n_pool": int(retraining.members.shape[1]),
               "members": [np.flatnonzero(m).tolist() for m in retraining.members],
               "base_loss": retraining.base_loss, "start_loss": retraining.start_loss,
               "losses": retraining.losses.tolist(), "n_train": retraining.n_train, "seconds": retraining.seconds}
@@ -330,9 +354,13 @@ def load_retraining(path, config: CheckConfig, n_pool: int) -> Retraining:
         raise MolpeftError(f"cannot read the retraining record {path}: {exc}") from None
     mine = {k: v for k, v in config.to_dict().items() if k != "bootstrap"}
     theirs = {k: v for k, v in record.get("config", {}).items() if k != "bootstrap"}
+    if record.get("procedure") != RETRAINING_PROCEDURE:
+        raise SettingError("retraining", f"the retraining record {path} was made by an earlier retraining procedure "
+                           "(not the checkpoint's fine-tuning recipe); remove it, or give another {setting}")
     if mine != theirs or record.get("n_pool") != n_pool:
-        raise MolpeftError(f"the retraining record {path} was made with other settings ({theirs}, pool of "
-                           f"{record.get('n_pool')}); use the same --subsets/--fraction/--epochs/--lr/--seed")
+        raise SettingError("retraining", f"the retraining record {path} was made with other settings ({theirs}, "
+                           f"pool of {record.get('n_pool')}); use the same {{subsets}}/{{fraction}}/{{epochs}}/"
+                           "{lr}/{seed}, or give another {setting}")
     members = np.zeros((len(record["members"]), n_pool), dtype=bool)
     for j, rows in enumerate(record["members"]):
         members[j, rows] = True
