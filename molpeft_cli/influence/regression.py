@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from molpeft_cli.influence.batches import Batch
+from molpeft_cli.influence.batches import ModelInputs
 from molpeft_cli.influence.scores import InfluenceResult, influence_scores
 from molpeft_cli.influence.solvers import SolverConfig
 
@@ -39,9 +39,9 @@ def regression_loss(forward, batch: dict) -> torch.Tensor:
 
 def regression_influence(
     model: nn.Module,
-    train_batches: Iterable[Batch],
-    valid_batches: Iterable[Batch],
-    pool_batches: Iterable[Batch],
+    train_batches: Iterable[ModelInputs],
+    valid_batches: Iterable[ModelInputs],
+    pool_batches: Iterable[ModelInputs],
     *,
     scope: str = "trainable",
     solver: SolverConfig | None = None,
