@@ -56,8 +56,8 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
     if "split" not in split.columns:
         raise SettingError("train", "{setting} needs a split table (with a `split` column)")
     if target == "test":
-        log.warning("--target test: influence computed against the TEST split. Selections made from it leak the test "
-             "set into training; this is recorded in the manifest and marked in reports.")
+        log.warning("target test: influence computed against the TEST split. Selections made from it leak the test "
+                    "set into training; this is recorded in the manifest and marked in reports.")
     ft = load_finetuned(checkpoint, device)
     scale = (ft.label_mean, ft.label_std)
     torch.manual_seed(seed)

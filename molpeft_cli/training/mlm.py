@@ -509,7 +509,7 @@ class MLMTrainer:
         if state.finished and state.last_eval_step != state.step:
             self._log_eval()
         self.save(finished=state.finished)
-        how = (f"stopped (time budget used; state saved in {resume_dir(self.out_dir)}, --resume continues it)"
+        how = (f"stopped (time budget used; state saved in {resume_dir(self.out_dir)}, resuming continues it)"
                if not state.finished else f"done ({stop_reason})")
         best = f"; best held-out loss {state.best_loss:.4f} at step {state.best_step}" if state.best_loss else ""
         log.info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")
