@@ -16,7 +16,7 @@ _EXPORTS = {
     "ModelInputs": "batches", "HVP_METHODS": "hvp", "batch_hvp": "hvp", "dense_hessian": "hvp",
     "full_batch_hvp": "hvp", "minibatch_hvp": "hvp", "FlatObjective": "objective", "LossFn": "objective",
     "OutputFn": "objective", "eval_mode": "objective", "PerSampleGrads": "per_sample",
-    "regression_influence": "regression", "regression_loss": "regression", "regression_output": "regression",
+    "regression_influence": "regression", "regression_batch_loss": "regression", "regression_output": "regression",
     "DEFAULT_HEAD_PREFIXES": "scope", "SCOPES_HELP": "scope", "select_parameters": "scope",
     "validate_scope": "scope", "SCORE_COLUMNS": "scores", "InfluenceResult": "scores",
     "influence_scores": "scores", "SOLVERS": "solvers", "IHVPResult": "solvers", "RandomProjection": "solvers",
@@ -27,8 +27,8 @@ __all__ = [  # the same names as _EXPORTS
     "DEFAULT_HEAD_PREFIXES", "FlatObjective", "HVP_METHODS", "IHVPResult", "InfluenceResult", "LossFn",
     "ModelInputs", "OutputFn", "PerSampleGrads", "RandomProjection", "SCOPES_HELP", "SCORE_COLUMNS", "SOLVERS",
     "SolverConfig", "batch_hvp", "cg_ihvp", "dense_hessian", "eval_mode", "exact_ihvp", "full_batch_hvp",
-    "influence_scores", "lissa_ihvp", "minibatch_hvp", "projected_ihvp", "regression_influence", "regression_loss",
-    "regression_output", "select_parameters", "solve_ihvp", "validate_scope",
+    "influence_scores", "lissa_ihvp", "minibatch_hvp", "projected_ihvp", "regression_batch_loss",
+    "regression_influence", "regression_output", "select_parameters", "solve_ihvp", "validate_scope",
 ]
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from molpeft_cli.influence.hvp import HVP_METHODS, batch_hvp, dense_hessian, full_batch_hvp, minibatch_hvp
     from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
     from molpeft_cli.influence.per_sample import PerSampleGrads
-    from molpeft_cli.influence.regression import regression_influence, regression_loss, regression_output
+    from molpeft_cli.influence.regression import regression_batch_loss, regression_influence, regression_output
     from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, SCOPES_HELP, select_parameters, validate_scope
     from molpeft_cli.influence.scores import SCORE_COLUMNS, InfluenceResult, influence_scores
     from molpeft_cli.influence.solvers import (

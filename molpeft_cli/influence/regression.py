@@ -29,8 +29,9 @@ def regression_output(forward, batch: dict) -> torch.Tensor:
     return out.logits.squeeze(-1)
 
 
-def regression_loss(forward, batch: dict) -> torch.Tensor:
-    """The fine-tuning loss (`model.heads.regression_loss`, mean squared error) of `forward` on a batch."""
+def regression_batch_loss(forward, batch: dict) -> torch.Tensor:
+    """The fine-tuning loss (`model.heads.regression_loss`, mean squared error) of `forward` on a batch dict
+    (`training.batching.batch_dicts`): the influence objective's loss."""
     from molpeft_cli.model.heads import regression_loss as head_loss
 
     out = forward(**model_inputs(batch))
@@ -55,7 +56,7 @@ def regression_influence(
     """
     return influence_scores(
         model,
-        regression_loss,
+        regression_batch_loss,
         train_batches,
         valid_batches,
         pool_batches,

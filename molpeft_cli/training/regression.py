@@ -31,6 +31,10 @@ from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
 
+# regression_loss (model.heads): the task's loss on the head's output, re-exported as the fine-tuning loop uses it
+__all__ = ["FinetuneResult", "LabelScaler", "LabelledSet", "encode", "finetune_regression", "predict_encoded",
+           "regression_loss", "with_features"]
+
 
 @dataclass
 class LabelledSet:

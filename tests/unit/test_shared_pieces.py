@@ -159,3 +159,18 @@ def test_the_full_profile_extends_a_quick_run_step_for_step(tmp_path):
     shared = {name for name in quick if quick[name] == full.get(name)}
     assert set(quick) - shared == {"report"}
     assert PROFILES["full"].seeds == (0, 1, 2) and len(full) > 2 * len(quick)
+
+
+def test_batch_dicts_are_consecutive_rows_or_shuffled_minibatches():
+    from molpeft_cli.training.batching import batch_dicts, collate
+
+    ids = [[1, 2, 3], [1], [1, 2], [1, 2, 3, 4], [1]]
+    labels = [0.5, 1.5, 2.5, 3.5, 4.5]
+    in_order = batch_dicts(ids, 2, 0, labels=labels)
+    assert [sorted(b) for b in in_order] == [["attention_mask", "input_ids", "labels"]] * 3
+    for start, batch in zip((0, 2, 4), in_order, strict=True):
+        padded, mask = collate(ids[start:start + 2], 0)
+        assert torch.equal(batch["input_ids"], padded) and torch.equal(batch["attention_mask"], mask)
+        assert batch["labels"].tolist() == labels[start:start + 2]
+    shuffled = batch_dicts(ids, 2, 0, labels=labels, shuffle=True, seed=3)
+    assert sorted(v for b in shuffled for v in b["labels"].tolist()) == labels
