@@ -44,7 +44,7 @@ def test_retraining_uses_common_random_numbers(tiny_finetuned) -> None:
     """Two train-only runs are bitwise equal; adding rows changes the result; the checkpoint is left as it was."""
     import torch
 
-    from molpeft_cli.influence.check import continue_training, recorded_recipe
+    from molpeft_cli.influence.retraining import continue_training, recorded_recipe
     from molpeft_cli.training.checkpoint import load_finetuned
     from molpeft_cli.training.regression import encode
 
@@ -69,7 +69,7 @@ def test_retraining_uses_the_fine_tuning_recipe(tiny_finetuned, monkeypatch) -> 
     (no decay on biases or LayerNorm weights), and its warmup over the first warmup_epochs of steps."""
     import torch
 
-    from molpeft_cli.influence.check import continue_training, recorded_recipe
+    from molpeft_cli.influence.retraining import continue_training, recorded_recipe
     from molpeft_cli.training.checkpoint import load_finetuned
     from molpeft_cli.training.regression import encode
 
@@ -180,7 +180,7 @@ def test_influence_check_bad_input(runner, tiny_finetuned, tmp_path) -> None:
 
 
 def test_worker_processes_give_the_same_losses(tiny_finetuned) -> None:
-    from molpeft_cli.influence.check import retrain_subsets
+    from molpeft_cli.influence.retraining import retrain_subsets
 
     _, split, pool, ck = tiny_finetuned
     config = CheckConfig(subsets=3, fraction=0.25, bootstrap=100)
