@@ -151,7 +151,9 @@ def recorded_recipe(options: dict, lr: float | None = None):
 
     known = {f.name for f in fields(FinetuneOptions)}
     recipe = FinetuneOptions(**{"warmup_epochs": 0.0, **{k: v for k, v in options.items() if k in known}})
-    return replace(recipe, lr=lr) if lr is not None else recipe
+    if lr is not None:
+        recipe = replace(recipe, lr=lr)
+    return recipe if recipe.lr is not None else recipe.resolved()  # finetune.json records the resolved recipe
 
 
 def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,
@@ -161,7 +163,8 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     clipping, batch size, MSE on standardised labels, dropout on) from the model's current weights, with a fresh
     optimizer, over the training rows plus `extra` rows (`*_features`: their molecule features, for a head that
     takes them). The rate warms up over `recipe.warmup_epochs` of this run's steps and then stays at the base rate:
-    the plateau decay needs a validation between epochs, which the retraining does not run.
+    the plateau decay needs a validation between epochs, which the retraining does not run. Always float32 (the
+    check measures small differences of the loss), whatever the recipe's bf16.
 
     Common random numbers: the training rows are batched exactly as in the train-only run (same order, same
     dropout draws: the generator is reseeded per batch), and the extra rows come in their own batches spread
