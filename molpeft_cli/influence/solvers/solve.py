@@ -1,7 +1,6 @@
 """`solve_ihvp`: x = (H + damping*I)^-1 v with the solver a SolverConfig names, its auto settings, and the one
 line that says a solve stopped short."""
 
-
 from __future__ import annotations
 
 import logging
@@ -21,6 +20,7 @@ from molpeft_cli.influence.solvers.projected import projected_ihvp
 from molpeft_cli.influence.solvers.result import IHVPResult
 
 log = logging.getLogger(__name__)
+
 
 def solve_ihvp(
     objective: FlatObjective, train_batches: Iterable[ModelInputs], v: torch.Tensor, config: SolverConfig
