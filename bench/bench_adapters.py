@@ -28,6 +28,7 @@ def run_case(size: str, method: str, steps: int, batch: int) -> dict:
     from molpeft_cli.adapters.base import count_parameters
     from molpeft_cli.data.registry import resolve_source
     from molpeft_cli.training.batching import iter_batches
+    from molpeft_cli.training.optim import build_adamw
     from molpeft_cli.training.options import FinetuneOptions
 
     torch.manual_seed(0)
@@ -45,7 +46,7 @@ def run_case(size: str, method: str, steps: int, batch: int) -> dict:
                                      FinetuneOptions(peft=method).resolved().to_dict()).train()
     counts = count_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4)
+    opt = build_adamw(model, 1e-4, 0.01)  # fine-tuning's optimizer (its parameter groups)
     batches = iter(iter_batches(enc.input_ids, batch, tok.pad_token_id, shuffle=True, seed=0,
                                 labels=[0.0] * len(enc.input_ids)))
     done = 0

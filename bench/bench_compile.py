@@ -20,6 +20,7 @@ import torch
 
 from molpeft_cli.model.loading import load_pretrained
 from molpeft_cli.training.batching import iter_batches
+from molpeft_cli.training.optim import build_adamw
 from molpeft_cli.training.regression import encode
 
 
@@ -44,8 +45,7 @@ def main() -> None:
     eager = loaded.model.train()
     compiled_model = copy.deepcopy(eager)
     compiled = torch.compile(compiled_model, dynamic=True)
-    optimizers = {"eager": torch.optim.AdamW(eager.parameters(), lr=1e-5),
-                  "compiled": torch.optim.AdamW(compiled_model.parameters(), lr=1e-5)}
+    optimizers = {"eager": build_adamw(eager, 1e-5, 0.01), "compiled": build_adamw(compiled_model, 1e-5, 0.01)}
     models = {"eager": eager, "compiled": compiled}
 
     def step(mode: str, batch) -> float:

@@ -27,6 +27,9 @@ class SettingError(MolpeftError, ValueError):
         self.template = message if "{setting}" in message else "{setting}: " + message
         super().__init__(self.render())
 
+    def __reduce__(self):  # rebuilt from the setting and template, so it crosses to a parent process
+        return type(self), (self.setting, self.template)
+
     def render(self, flag_of: Callable[[str], str] | None = None) -> str:
         def name(match: re.Match) -> str:
             setting = self.setting if match.group(1) == "setting" else match.group(1)

@@ -31,8 +31,8 @@ class Runtime:
 
 
 def apply_threads(threads: int | None) -> None:
-    """Limit BLAS/OpenMP/torch threads; env vars must be set before those libraries load."""
-    if threads is None:
+    """Limit BLAS/OpenMP/torch threads (None or 0: leave them); env vars must be set before those libraries load."""
+    if not threads:
         return
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "POLARS_MAX_THREADS"):
         os.environ[var] = str(threads)

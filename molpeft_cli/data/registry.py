@@ -120,7 +120,7 @@ def download(url: str, sha256: str | None = None, refresh: bool = False, timeout
     target = cached_path(url)
     have = target.is_file() and not refresh
     if have and sha256 is not None and sha256_file(target) == sha256.lower():
-        log.info(f"using the cached download of {url} (sha256 matches --sha256): {target}")
+        log.info(f"using the cached download of {url} (its sha256 is the one asked for): {target}")
         return target
     meta = _read_meta(target) if have else {}
     if have and meta.get("sha256") != sha256_file(target):

@@ -8,54 +8,51 @@ A POSITIVE score means adding z to training is estimated to LOWER the target los
 strategy keeps positive scores. H is the Hessian of the mean training loss over the parameters in scope.
 """
 
-from molpeft_cli.influence.batches import Batch
-from molpeft_cli.influence.hvp import HVP_METHODS, batch_hvp, dense_hessian, full_batch_hvp, minibatch_hvp
-from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
-from molpeft_cli.influence.per_sample import PerSampleGrads
-from molpeft_cli.influence.regression import regression_influence, regression_loss, regression_output
-from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, SCOPES_HELP, select_parameters, validate_scope
-from molpeft_cli.influence.scores import SCORE_COLUMNS, InfluenceResult, influence_scores
-from molpeft_cli.influence.solvers import (
-    SOLVERS,
-    IHVPResult,
-    RandomProjection,
-    SolverConfig,
-    cg_ihvp,
-    exact_ihvp,
-    lissa_ihvp,
-    projected_ihvp,
-    solve_ihvp,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "DEFAULT_HEAD_PREFIXES",
-    "HVP_METHODS",
-    "SCOPES_HELP",
-    "SCORE_COLUMNS",
-    "SOLVERS",
-    "Batch",
-    "FlatObjective",
-    "IHVPResult",
-    "InfluenceResult",
-    "LossFn",
-    "OutputFn",
-    "PerSampleGrads",
-    "RandomProjection",
-    "SolverConfig",
-    "batch_hvp",
-    "cg_ihvp",
-    "dense_hessian",
-    "eval_mode",
-    "exact_ihvp",
-    "full_batch_hvp",
-    "influence_scores",
-    "lissa_ihvp",
-    "minibatch_hvp",
-    "projected_ihvp",
-    "regression_influence",
-    "regression_loss",
-    "regression_output",
-    "select_parameters",
-    "solve_ihvp",
-    "validate_scope",
+# name -> module; loaded on first use, so that the settings (solvers.config) come without torch
+_EXPORTS = {
+    "ModelInputs": "batches", "HVP_METHODS": "hvp", "batch_hvp": "hvp", "dense_hessian": "hvp",
+    "full_batch_hvp": "hvp", "minibatch_hvp": "hvp", "FlatObjective": "objective", "LossFn": "objective",
+    "OutputFn": "objective", "eval_mode": "objective", "PerSampleGrads": "per_sample",
+    "regression_influence": "regression", "regression_batch_loss": "regression", "regression_output": "regression",
+    "DEFAULT_HEAD_PREFIXES": "scope", "SCOPES_HELP": "scope", "select_parameters": "scope",
+    "validate_scope": "scope", "SCORE_COLUMNS": "scores", "InfluenceResult": "scores",
+    "influence_scores": "scores", "SOLVERS": "solvers", "IHVPResult": "solvers", "RandomProjection": "solvers",
+    "SolverConfig": "solvers", "cg_ihvp": "solvers", "exact_ihvp": "solvers", "lissa_ihvp": "solvers",
+    "projected_ihvp": "solvers", "solve_ihvp": "solvers",
+}
+__all__ = [  # the same names as _EXPORTS
+    "DEFAULT_HEAD_PREFIXES", "FlatObjective", "HVP_METHODS", "IHVPResult", "InfluenceResult", "LossFn",
+    "ModelInputs", "OutputFn", "PerSampleGrads", "RandomProjection", "SCOPES_HELP", "SCORE_COLUMNS", "SOLVERS",
+    "SolverConfig", "batch_hvp", "cg_ihvp", "dense_hessian", "eval_mode", "exact_ihvp", "full_batch_hvp",
+    "influence_scores", "lissa_ihvp", "minibatch_hvp", "projected_ihvp", "regression_batch_loss",
+    "regression_influence", "regression_output", "select_parameters", "solve_ihvp", "validate_scope",
 ]
+
+if TYPE_CHECKING:
+    from molpeft_cli.influence.batches import ModelInputs
+    from molpeft_cli.influence.hvp import HVP_METHODS, batch_hvp, dense_hessian, full_batch_hvp, minibatch_hvp
+    from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
+    from molpeft_cli.influence.per_sample import PerSampleGrads
+    from molpeft_cli.influence.regression import regression_batch_loss, regression_influence, regression_output
+    from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, SCOPES_HELP, select_parameters, validate_scope
+    from molpeft_cli.influence.scores import SCORE_COLUMNS, InfluenceResult, influence_scores
+    from molpeft_cli.influence.solvers import (
+        SOLVERS,
+        IHVPResult,
+        RandomProjection,
+        SolverConfig,
+        cg_ihvp,
+        exact_ihvp,
+        lissa_ihvp,
+        projected_ihvp,
+        solve_ihvp,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -9,10 +9,10 @@ import torch
 
 from molpeft_cli.errors import MolpeftError
 
-Batch = Any  # a tensor, or a dict / list / tuple nesting tensors (and non-tensor values such as ids)
+ModelInputs = Any  # a tensor, or a dict / list / tuple nesting tensors (and non-tensor values such as ids)
 
 
-def map_tensors(fn: Callable[[torch.Tensor], Any], batch: Batch) -> Batch:
+def map_tensors(fn: Callable[[torch.Tensor], Any], batch: ModelInputs) -> ModelInputs:
     """Apply `fn` to every tensor in a nested batch; other values are kept as they are."""
     if isinstance(batch, torch.Tensor):
         return fn(batch)
@@ -24,7 +24,7 @@ def map_tensors(fn: Callable[[torch.Tensor], Any], batch: Batch) -> Batch:
     return batch
 
 
-def vmap_in_dims(batch: Batch) -> Any:
+def vmap_in_dims(batch: ModelInputs) -> Any:
     """The `in_dims` tree for torch.func.vmap: tensors are batched along dim 0, everything else is not."""
     if isinstance(batch, torch.Tensor):
         return 0
@@ -36,7 +36,7 @@ def vmap_in_dims(batch: Batch) -> Any:
     return None
 
 
-def batch_size(batch: Batch) -> int:
+def batch_size(batch: ModelInputs) -> int:
     """Rows in a batch: the first dimension of its first tensor."""
     found: list[int] = []
 
@@ -51,12 +51,12 @@ def batch_size(batch: Batch) -> int:
     return found[0]
 
 
-def index_rows(batch: Batch, index: int) -> Batch:
+def index_rows(batch: ModelInputs, index: int) -> ModelInputs:
     """One row of a batch, kept as a batch of one (tensors sliced as [index:index+1])."""
     return map_tensors(lambda t: t[index : index + 1] if t.dim() > 0 else t, batch)
 
 
-def cycle_batches(batches: Iterable[Batch], what: str = "training") -> Iterator[Batch]:
+def cycle_batches(batches: Iterable[ModelInputs], what: str = "training") -> Iterator[ModelInputs]:
     """Draw batches forever, starting a new pass when one ends (a shuffling DataLoader reshuffles)."""
     while True:
         empty = True

@@ -8,22 +8,17 @@ from collections.abc import Callable, Iterable
 import torch
 
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.influence.batches import Batch, batch_size, cycle_batches
+from molpeft_cli.influence.batches import ModelInputs, batch_size, cycle_batches
 from molpeft_cli.influence.objective import FlatObjective, weighted_mean
+from molpeft_cli.influence.solvers.config import HVP_METHODS, check_hvp_method
 
-HVP_METHODS = ("double-backward", "forward-over-reverse")
+__all__ = ["HVP_METHODS", "batch_hvp", "batch_hvps", "check_hvp_method", "dense_hessian", "full_batch_hvp",
+           "minibatch_hvp"]
+
 HvpFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def check_hvp_method(method: str) -> str:
-    if method not in HVP_METHODS:
-        raise MolpeftError(
-            f"unknown Hessian-vector product method {method!r}; use {' or '.join(HVP_METHODS)}"
-        )
-    return method
-
-
-def batch_hvps(objective: FlatObjective, batch: Batch, vectors: torch.Tensor, method: str) -> torch.Tensor:
+def batch_hvps(objective: FlatObjective, batch: ModelInputs, vectors: torch.Tensor, method: str) -> torch.Tensor:
     """H_batch @ each row of `vectors` (shape (k, P)); H_batch is the Hessian of the batch's mean loss."""
     batch = objective.to_device(batch)
     if check_hvp_method(method) == "forward-over-reverse":
@@ -51,11 +46,11 @@ def batch_hvps(objective: FlatObjective, batch: Batch, vectors: torch.Tensor, me
     return hvps.detach() if batched else hvps.detach().unsqueeze(0)
 
 
-def batch_hvp(objective: FlatObjective, batch: Batch, vector: torch.Tensor, method: str) -> torch.Tensor:
+def batch_hvp(objective: FlatObjective, batch: ModelInputs, vector: torch.Tensor, method: str) -> torch.Tensor:
     return batch_hvps(objective, batch, vector.unsqueeze(0), method)[0]
 
 
-def full_batch_hvp(objective: FlatObjective, batches: Iterable[Batch], method: str) -> HvpFn:
+def full_batch_hvp(objective: FlatObjective, batches: Iterable[ModelInputs], method: str) -> HvpFn:
     """v -> H v with H the Hessian of the mean training loss over every row of `batches`."""
 
     def hvp(vector: torch.Tensor) -> torch.Tensor:
@@ -65,7 +60,7 @@ def full_batch_hvp(objective: FlatObjective, batches: Iterable[Batch], method: s
     return hvp
 
 
-def minibatch_hvp(objective: FlatObjective, batches: Iterable[Batch], method: str) -> HvpFn:
+def minibatch_hvp(objective: FlatObjective, batches: Iterable[ModelInputs], method: str) -> HvpFn:
     """v -> H_t v, each call on the next training minibatch (the unbiased estimate LiSSA needs)."""
     stream = cycle_batches(batches)
 
@@ -76,7 +71,7 @@ def minibatch_hvp(objective: FlatObjective, batches: Iterable[Batch], method: st
 
 
 def dense_hessian(
-    objective: FlatObjective, batches: Iterable[Batch], method: str, chunk_size: int = 256
+    objective: FlatObjective, batches: Iterable[ModelInputs], method: str, chunk_size: int = 256
 ) -> torch.Tensor:
     """The (P, P) Hessian of the mean training loss, built from HVPs against identity columns in chunks."""
     n = objective.n_params

@@ -14,14 +14,16 @@ import numpy as np
 import torch
 
 from molpeft_cli.errors import MolpeftError, SettingError
-from molpeft_cli.influence.regression import regression_loss, regression_output
+from molpeft_cli.influence.regression import regression_batch_loss, regression_output
 
 if TYPE_CHECKING:
     import polars as pl
 
 log = logging.getLogger(__name__)
 
-__all__ = ["labelled_batches", "pool_influence", "regression_loss"]
+__all__ = ["labelled_batches", "pool_influence", "regression_batch_loss", "regression_loss"]
+
+regression_loss = regression_batch_loss  # the name bench/bench_selection.py imports; new code: regression_batch_loss
 
 
 def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_std: float, batch_size: int,
@@ -29,7 +31,7 @@ def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_st
     """Batch dicts of a labelled table (`featurize(smiles)`: the molecule features a head with them needs)."""
     import polars as pl
 
-    from molpeft_cli.training.batching import iter_batches
+    from molpeft_cli.training.batching import batch_dicts
     from molpeft_cli.training.regression import encode
 
     if table.height == 0:
@@ -40,9 +42,8 @@ def labelled_batches(tokenizer, table: pl.DataFrame, label_mean: float, label_st
     z = (table["label"].cast(pl.Float64).to_numpy() - label_mean) / label_std
     # shuffled training minibatches; otherwise pool order, so scores line up with rows
     features = None if featurize is None else featurize(table["smiles_canonical"].to_list())
-    return [batch.model_inputs() for batch in iter_batches(enc.input_ids, batch_size, tokenizer.pad_token_id,
-                                                            shuffle=shuffle, seed=seed, labels=z,
-                                                            in_order=not shuffle, features=features)]
+    return batch_dicts(enc.input_ids, batch_size, tokenizer.pad_token_id, labels=z, features=features,
+                       shuffle=shuffle, seed=seed)
 
 
 def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, target: str, scope: str,
@@ -56,8 +57,8 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
     if "split" not in split.columns:
         raise SettingError("train", "{setting} needs a split table (with a `split` column)")
     if target == "test":
-        log.warning("--target test: influence computed against the TEST split. Selections made from it leak the test "
-             "set into training; this is recorded in the manifest and marked in reports.")
+        log.warning("target test: influence computed against the TEST split. Selections made from it leak the test "
+                    "set into training; this is recorded in the manifest and marked in reports.")
     ft = load_finetuned(checkpoint, device)
     scale = (ft.label_mean, ft.label_std)
     torch.manual_seed(seed)
@@ -67,7 +68,7 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
                                truncate, False, seed, target, ft.featurize)
     pool_batches = labelled_batches(ft.tokenizer, pool, *scale, batch_size, truncate, False, seed, "pool",
                                     ft.featurize)
-    result = influence_scores(ft.model, regression_loss, train, targets, pool_batches, scope=scope,
+    result = influence_scores(ft.model, regression_batch_loss, train, targets, pool_batches, scope=scope,
                               solver=solver, chunk_size=chunk_size, output_fn=regression_output)
     if not np.all(np.isfinite(result.scores)):
         raise SettingError("damping", "influence scores are not finite; raise {setting} or lower {step}")

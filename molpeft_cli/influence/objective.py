@@ -17,10 +17,10 @@ from torch import nn
 from torch.func import functional_call
 
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.influence.batches import Batch, batch_size, map_tensors
+from molpeft_cli.influence.batches import ModelInputs, batch_size, map_tensors
 
-LossFn = Callable[[Callable[..., Any], Batch], torch.Tensor]
-OutputFn = Callable[[Callable[..., Any], Batch], torch.Tensor]  # (forward, batch) -> one output per row
+LossFn = Callable[[Callable[..., Any], ModelInputs], torch.Tensor]
+OutputFn = Callable[[Callable[..., Any], ModelInputs], torch.Tensor]  # (forward, batch) -> one output per row
 
 
 @contextmanager
@@ -75,7 +75,7 @@ class FlatObjective:
             for name, piece, shape in zip(self.names, pieces, self.shapes, strict=True)
         }
 
-    def to_device(self, batch: Batch) -> Batch:
+    def to_device(self, batch: ModelInputs) -> ModelInputs:
         return map_tensors(lambda t: t.to(self.theta.device), batch)
 
     def forward_with(self, flat: torch.Tensor) -> Callable[..., Any]:
@@ -86,7 +86,7 @@ class FlatObjective:
 
         return forward
 
-    def loss(self, flat: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, flat: torch.Tensor, batch: ModelInputs) -> torch.Tensor:
         """Mean loss over `batch` with the parameters in scope set to `flat`."""
         loss = self.loss_fn(self.forward_with(flat), batch)
         if loss.dim() != 0:
@@ -95,11 +95,11 @@ class FlatObjective:
             )
         return loss
 
-    def sample_loss(self, flat: torch.Tensor, sample: Batch) -> torch.Tensor:
+    def sample_loss(self, flat: torch.Tensor, sample: ModelInputs) -> torch.Tensor:
         """Loss of one row given without its batch dimension (the form torch.func.vmap hands over)."""
         return self.loss(flat, map_tensors(lambda t: t.unsqueeze(0), sample))
 
-    def sample_output(self, flat: torch.Tensor, sample: Batch) -> torch.Tensor:
+    def sample_output(self, flat: torch.Tensor, sample: ModelInputs) -> torch.Tensor:
         """The model's scalar output for one row given without its batch dimension (for vmap)."""
         if self.output_fn is None:
             raise MolpeftError("this computation needs the model's output per row: pass output_fn")
@@ -108,7 +108,7 @@ class FlatObjective:
             raise MolpeftError(f"output_fn must return one scalar per row, got shape {tuple(out.shape)} for one row")
         return out.reshape(())
 
-    def grad(self, batch: Batch) -> torch.Tensor:
+    def grad(self, batch: ModelInputs) -> torch.Tensor:
         flat = self.theta.detach().requires_grad_(True)
         loss = self.loss(flat, self.to_device(batch))
         if not loss.requires_grad:
@@ -116,7 +116,7 @@ class FlatObjective:
         (grad,) = torch.autograd.grad(loss, flat, allow_unused=True)
         return torch.zeros_like(self.theta) if grad is None else grad.detach()
 
-    def mean_grad(self, batches: Iterable[Batch]) -> torch.Tensor:
+    def mean_grad(self, batches: Iterable[ModelInputs]) -> torch.Tensor:
         """Gradient of the mean loss over all rows of all batches (batches weighted by their size)."""
         return weighted_mean(
             ((batch_size(batch), self.grad(batch)) for batch in batches), self.theta, "target"

@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from molpeft_cli.influence.batches import Batch, batch_size, index_rows, vmap_in_dims
+from molpeft_cli.influence.batches import ModelInputs, batch_size, index_rows, vmap_in_dims
 from molpeft_cli.influence.objective import FlatObjective
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class PerSampleGrads:
         self._of = of
         self._grad_fn = torch.func.grad(objective.sample_loss if of == "loss" else objective.sample_output)
 
-    def __call__(self, batch: Batch) -> torch.Tensor:
+    def __call__(self, batch: ModelInputs) -> torch.Tensor:
         batch = self.objective.to_device(batch)
         if self.vectorised:
             try:
@@ -39,17 +39,17 @@ class PerSampleGrads:
                 self.vectorised = False
         return self._looped(batch)
 
-    def _vmapped(self, batch: Batch) -> torch.Tensor:
+    def _vmapped(self, batch: ModelInputs) -> torch.Tensor:
         fn = torch.func.vmap(self._grad_fn, in_dims=(None, vmap_in_dims(batch)), chunk_size=self.chunk_size)
         return fn(self.objective.theta, batch).detach()
 
-    def _looped(self, batch: Batch) -> torch.Tensor:
+    def _looped(self, batch: ModelInputs) -> torch.Tensor:
         rows = [index_rows(batch, i) for i in range(batch_size(batch))]
         if self._of == "loss":
             return torch.stack([self.objective.grad(row) for row in rows])
         return torch.stack([self._output_grad(row) for row in rows])
 
-    def _output_grad(self, row: Batch) -> torch.Tensor:
+    def _output_grad(self, row: ModelInputs) -> torch.Tensor:
         flat = self.objective.theta.detach().requires_grad_(True)
         out = self.objective.output_fn(self.objective.forward_with(flat), row).reshape(())
         (grad,) = torch.autograd.grad(out, flat, allow_unused=True)

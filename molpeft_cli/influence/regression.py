@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from molpeft_cli.influence.batches import Batch
+from molpeft_cli.influence.batches import ModelInputs
 from molpeft_cli.influence.scores import InfluenceResult, influence_scores
 from molpeft_cli.influence.solvers import SolverConfig
 
@@ -29,8 +29,9 @@ def regression_output(forward, batch: dict) -> torch.Tensor:
     return out.logits.squeeze(-1)
 
 
-def regression_loss(forward, batch: dict) -> torch.Tensor:
-    """The fine-tuning loss (`model.heads.regression_loss`, mean squared error) of `forward` on a batch."""
+def regression_batch_loss(forward, batch: dict) -> torch.Tensor:
+    """The fine-tuning loss (`model.heads.regression_loss`, mean squared error) of `forward` on a batch dict
+    (`training.batching.batch_dicts`): the influence objective's loss."""
     from molpeft_cli.model.heads import regression_loss as head_loss
 
     out = forward(**model_inputs(batch))
@@ -39,9 +40,9 @@ def regression_loss(forward, batch: dict) -> torch.Tensor:
 
 def regression_influence(
     model: nn.Module,
-    train_batches: Iterable[Batch],
-    valid_batches: Iterable[Batch],
-    pool_batches: Iterable[Batch],
+    train_batches: Iterable[ModelInputs],
+    valid_batches: Iterable[ModelInputs],
+    pool_batches: Iterable[ModelInputs],
     *,
     scope: str = "trainable",
     solver: SolverConfig | None = None,
@@ -55,7 +56,7 @@ def regression_influence(
     """
     return influence_scores(
         model,
-        regression_loss,
+        regression_batch_loss,
         train_batches,
         valid_batches,
         pool_batches,

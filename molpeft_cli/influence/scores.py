@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from torch import nn
 
-from molpeft_cli.influence.batches import Batch
+from molpeft_cli.influence.batches import ModelInputs
 from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
 from molpeft_cli.influence.per_sample import PerSampleGrads
 from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, select_parameters
@@ -76,9 +76,9 @@ class InfluenceResult:
 def influence_scores(
     model: nn.Module,
     loss_fn: LossFn,
-    train_batches: Iterable[Batch],
-    target_batches: Iterable[Batch],
-    pool_batches: Iterable[Batch],
+    train_batches: Iterable[ModelInputs],
+    target_batches: Iterable[ModelInputs],
+    pool_batches: Iterable[ModelInputs],
     *,
     scope: str = "trainable",
     head_prefixes: tuple[str, ...] = DEFAULT_HEAD_PREFIXES,

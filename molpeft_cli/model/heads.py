@@ -129,7 +129,7 @@ class MolformerRegressionHead(nn.Module):
                                  f"embedding, got {got}")
             pooled = torch.cat([pooled, features.to(pooled.dtype)], dim=-1)
         elif features is not None:
-            raise ValueError("this regression head takes no molecule features (it was built without --features)")
+            raise ValueError("this regression head takes no molecule features (it was built without molecule features)")
         return self.out_proj(self.dropout(pooled))
 
 

@@ -83,9 +83,9 @@ def influence_trust(analysis: Analysis) -> list:
     given = analysis.options.influence_check
     path = Path(given) if given else run_dir / "scores" / "influence-check.parquet"
     if given and not path.is_file():
-        from molpeft_cli.errors import MolpeftError
+        from molpeft_cli.errors import SettingError
 
-        raise MolpeftError(f"--influence-check: no such file {given}")
+        raise SettingError("influence_check", f"{{setting}}: no such file {given}")
     settings = set()
     for manifest in sorted((run_dir / "scores").glob("influence-s*.parquet.manifest.json")):
         try:

@@ -50,7 +50,7 @@ class CheckStepConfig:
 @dataclass
 class CheckStepResult:
     table: Any  # polars.DataFrame: one LDS row per scores table (influence.check.CHECK_COLUMNS)
-    retraining: Any  # influence.check.Retraining: the subsets and the measured validation losses
+    retraining: Any  # influence.retraining.Retraining: the subsets and the measured validation losses
 
 
 def influence_check(config: CheckStepConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None,
@@ -64,14 +64,8 @@ def influence_check(config: CheckStepConfig, runtime: Runtime = Runtime(), argv:
     from molpeft_cli.data.recorder import Recorder
     from molpeft_cli.data.tables import read_table, require_columns, write_table
     from molpeft_cli.errors import MolpeftError
-    from molpeft_cli.influence.check import (
-        CHECK_COLUMNS,
-        CheckConfig,
-        check_rows,
-        load_retraining,
-        retrain_subsets,
-        save_retraining,
-    )
+    from molpeft_cli.influence.check import CHECK_COLUMNS, CheckConfig, check_rows
+    from molpeft_cli.influence.retraining import load_retraining, retrain_subsets, save_retraining
 
     c = config
     check_step_outputs(c, {"output": False, "retraining": False}, ("checkpoint", "train", "pool", "scores", "config"))

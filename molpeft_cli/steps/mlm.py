@@ -89,13 +89,10 @@ def pretrain_mlm(config: PretrainConfig, runtime: Runtime = Runtime(), argv: lis
     excluded = f", {corpus.rows_excluded} rows of other splits left out" if corpus.rows_excluded else ""
     log.info(f"corpus: {len(corpus.smiles)} SMILES from {corpus.kind} {corpus.source}{excluded}")
 
-    import torch
-
     from molpeft_cli.training.mlm import MLMTrainer, prepare_mlm_data
     from molpeft_cli.training.mlm_state import has_saved_run, load_saved_model, read_run, resume_dir
 
-    if runtime.threads:
-        torch.set_num_threads(runtime.threads)
+    runtime.apply_threads()
     out_dir = Path(c.output)
     saved = None
     vocab_report: dict[str, Any] = {}

@@ -119,6 +119,22 @@ def iter_batches(
         yield Batch(indices, ids, mask, batch_labels, batch_features)
 
 
+def batch_dicts(
+    input_ids: Sequence[Sequence[int]],
+    batch_size: int,
+    pad_id: int,
+    *,
+    labels: Sequence[float] | None = None,
+    features: np.ndarray | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> list[dict[str, torch.Tensor]]:
+    """`iter_batches` as the dicts that influence and MC dropout take (`Batch.model_inputs`): consecutive rows in
+    input order, so outputs line up with the rows, or length-bucketed shuffled minibatches (`shuffle`)."""
+    return [batch.model_inputs() for batch in iter_batches(input_ids, batch_size, pad_id, shuffle=shuffle, seed=seed,
+                                                           labels=labels, in_order=not shuffle, features=features)]
+
+
 def restore_order(indices: Sequence[Sequence[int]], outputs: Sequence[torch.Tensor]) -> torch.Tensor:
     """Concatenate per-batch outputs (first axis = molecules) and put them back in input order."""
     flat = torch.as_tensor([i for batch in indices for i in batch], dtype=torch.long)

@@ -1,26 +1,12 @@
-"""What the two training loops (stage-1 MLM, stage-2 regression) share: AdamW with its parameter groups, early
-stopping on a held-out value (lower is better), and snapshots of the best weights."""
+"""What the two training loops (stage-1 MLM, stage-2 regression) share besides the optimizer (`training/optim.py`):
+early stopping on a held-out value (lower is better) and snapshots of the best weights."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-
-def adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float, *,
-          decay_1d: bool = True) -> torch.optim.AdamW:
-    """AdamW over `params`. `decay_1d=False` puts 1-D tensors (biases, LayerNorm weights) in a second group
-    without weight decay (the MLM loop); True decays every tensor alike (the fine-tuning loop)."""
-    params = list(params)
-    if decay_1d:
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr)
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -30,10 +30,11 @@ from molpeft_cli.progress import ProgressFactory
 from molpeft_cli.training.batching import collate, make_batches
 from molpeft_cli.training.corpus import holdout_split
 from molpeft_cli.training.distributed import DistContext
-from molpeft_cli.training.loop import EarlyStopping, adamw, snapshot
+from molpeft_cli.training.loop import EarlyStopping, snapshot
 from molpeft_cli.training.masking import IGNORE_INDEX, MaskingSpec, mask_tokens, step_generator
 from molpeft_cli.training.mlm_config import MLMConfig
 from molpeft_cli.training.mlm_state import SavedRun, TrainerState, restore_training, resume_dir, write_run
+from molpeft_cli.training.optim import build_adamw
 from molpeft_cli.training.schedule import build_scheduler, warmup_steps_for
 
 log = logging.getLogger(__name__)
@@ -137,11 +138,8 @@ def _descriptor_values(smiles: Sequence[str], cache: str | Path | None, workers:
 
 
 def build_optimizer(model: nn.Module, head: nn.Module | None, config: MLMConfig) -> torch.optim.Optimizer:
-    """AdamW; no weight decay on biases and LayerNorm weights (1-D tensors)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if head is not None:
-        params += list(head.parameters())
-    return adamw(params, config.lr, config.weight_decay, decay_1d=False)
+    """The package's AdamW over the model's trainable tensors and then the descriptor head's."""
+    return build_adamw([model] if head is None else [model, head], config.lr, config.weight_decay)
 
 
 def mlm_losses(model, head, input_ids, attention_mask, labels, targets, weight: float,
@@ -511,7 +509,7 @@ class MLMTrainer:
         if state.finished and state.last_eval_step != state.step:
             self._log_eval()
         self.save(finished=state.finished)
-        how = (f"stopped (time budget used; state saved in {resume_dir(self.out_dir)}, --resume continues it)"
+        how = (f"stopped (time budget used; state saved in {resume_dir(self.out_dir)}, resuming continues it)"
                if not state.finished else f"done ({stop_reason})")
         best = f"; best held-out loss {state.best_loss:.4f} at step {state.best_step}" if state.best_loss else ""
         log.info(f"mlm {how} after {state.step} steps, {state.seconds / 60:.1f} min{best}")

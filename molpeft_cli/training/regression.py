@@ -31,6 +31,10 @@ from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
 
+# regression_loss (model.heads): the task's loss on the head's output, re-exported as the fine-tuning loop uses it
+__all__ = ["FinetuneResult", "LabelScaler", "LabelledSet", "encode", "finetune_regression", "predict_encoded",
+           "regression_loss", "with_features"]
+
 
 @dataclass
 class LabelledSet:
@@ -173,12 +177,10 @@ def finetune_regression(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise MolpeftError("no parameter is trainable")
-    from molpeft_cli.training.optim import PlateauSchedule, parameter_groups, warmup_steps
+    from molpeft_cli.training.optim import finetune_optimizer
 
-    optimizer = torch.optim.AdamW(parameter_groups(model, options.weight_decay), lr=options.lr)
-    steps_per_epoch = math.ceil(len(enc_train.input_ids) / options.batch_size)
-    schedule = PlateauSchedule(optimizer, warmup_steps(steps_per_epoch, options.warmup_epochs),
-                               options.plateau_factor)
+    optimizer, schedule = finetune_optimizer(model, options,
+                                             math.ceil(len(enc_train.input_ids) / options.batch_size))
     stopping, best_state, converged = EarlyStopping(options.patience), None, False
     rows = []
     started = time.perf_counter()

@@ -45,12 +45,12 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
 
     from molpeft_cli.adapters import REGISTRY
     from molpeft_cli.model.loading import load_pretrained
+    from molpeft_cli.settings import apply_threads
     from molpeft_cli.training.checkpoint import config_overrides
     from molpeft_cli.training.options import FinetuneOptions
     from molpeft_cli.training.regression import finetune_regression, with_features
 
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
+    apply_threads(spec.threads)  # a worker process: the sweep's share of the threads
     options = FinetuneOptions(**spec.options)
     train, valid = train_valid_sets(spec.split_path)
     library = logging.getLogger("molpeft_cli")

@@ -152,7 +152,8 @@ def test_cli_round_trip_with_rdkit2d_and_the_steps_that_reuse_the_model(runner, 
 
 
 def test_influence_check_retrains_with_the_features(tiny_base, lipo_split_small, tmp_path):
-    from molpeft_cli.influence.check import CheckConfig, retrain_subsets
+    from molpeft_cli.influence.check import CheckConfig
+    from molpeft_cli.influence.retraining import retrain_subsets
     from molpeft_cli.steps.finetune import run_finetune
 
     out = tmp_path / "ck"

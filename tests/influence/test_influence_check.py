@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -43,12 +44,13 @@ def test_retraining_uses_common_random_numbers(tiny_finetuned) -> None:
     """Two train-only runs are bitwise equal; adding rows changes the result; the checkpoint is left as it was."""
     import torch
 
-    from molpeft_cli.influence.check import continue_training
+    from molpeft_cli.influence.retraining import continue_training, recorded_recipe
     from molpeft_cli.training.checkpoint import load_finetuned
     from molpeft_cli.training.regression import encode
 
     _, split, pool, ck = tiny_finetuned
     ft = load_finetuned(ck)
+    recipe = replace(recorded_recipe(ft.meta["options"], lr=1e-3), batch_size=16, weight_decay=0.0)
     train = pl.read_parquet(split).filter(pl.col("split") == "train")
     ids = encode(ft.tokenizer, train["smiles_canonical"].to_list(), True).input_ids
     z = np.linspace(-1, 1, len(ids))
@@ -56,10 +58,55 @@ def test_retraining_uses_common_random_numbers(tiny_finetuned) -> None:
     results = []
     for extra in (0, 0, 5):
         ft.model.load_state_dict(start)
-        continue_training(ft.model, ids, z, ids[:extra], z[:extra], ft.tokenizer.pad_token_id, epochs=1, lr=1e-3,
-                          batch_size=16, weight_decay=0.0, grad_clip=1.0, seed=0)
+        continue_training(ft.model, ids, z, ids[:extra], z[:extra], ft.tokenizer.pad_token_id, recipe=recipe,
+                          epochs=1, seed=0)
         results.append(torch.cat([p.detach().flatten() for p in ft.model.parameters() if p.requires_grad]))
     assert torch.equal(results[0], results[1]) and not torch.equal(results[0], results[2])
+
+
+def test_retraining_uses_the_fine_tuning_recipe(tiny_finetuned, monkeypatch) -> None:
+    """The retraining's optimizer is fine-tuning's: the checkpoint's lr and weight decay on weight matrices only
+    (no decay on biases or LayerNorm weights), and its warmup over the first warmup_epochs of steps."""
+    import torch
+
+    from molpeft_cli.influence.retraining import continue_training, recorded_recipe
+    from molpeft_cli.training.checkpoint import load_finetuned
+    from molpeft_cli.training.regression import encode
+
+    _, split, _, ck = tiny_finetuned
+    ft = load_finetuned(ck)
+    recorded = ft.meta["options"]
+    recipe = recorded_recipe(recorded)
+    assert (recipe.lr, recipe.weight_decay, recipe.warmup_epochs, recipe.batch_size, recipe.grad_clip) == (
+        recorded["lr"], recorded["weight_decay"], recorded["warmup_epochs"], recorded["batch_size"],
+        recorded["grad_clip"])
+    assert recorded_recipe(recorded, lr=0.5).lr == 0.5
+    assert recorded_recipe({k: v for k, v in recorded.items() if k != "warmup_epochs"}).warmup_epochs == 0.0
+    recipe = replace(recipe, batch_size=16, warmup_epochs=1.0)  # 120 rows: 8 steps per epoch, all warmup
+    steps = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        steps.append([(g["lr"], g["weight_decay"], {id(p) for p in g["params"]}) for g in self.param_groups])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    train = pl.read_parquet(split).filter(pl.col("split") == "train")
+    ids = encode(ft.tokenizer, train["smiles_canonical"].to_list(), True).input_ids
+    continue_training(ft.model, ids, np.linspace(-1, 1, len(ids)), [], np.zeros(0), ft.tokenizer.pad_token_id,
+                      recipe=recipe, epochs=2, seed=0)
+    assert len(steps) == 16
+    decay_of = {pid: wd for _, wd, ids_ in steps[0] for pid in ids_}
+    named = {name: id(p) for name, p in ft.model.named_parameters() if p.requires_grad}
+    assert set(decay_of) == set(named.values())
+    norms = {id(p) for m in ft.model.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters()}
+    for name, pid in named.items():
+        undecayed = name.endswith("bias") or pid in norms
+        assert decay_of[pid] == (0.0 if undecayed else recipe.weight_decay), name
+    assert any(wd == 0.0 for wd in decay_of.values()) and any(wd > 0 for wd in decay_of.values())
+    rates = [groups[0][0] for groups in steps]
+    assert rates[:9] == pytest.approx([recipe.lr * (k + 1) / 9 for k in range(8)] + [recipe.lr])
+    assert rates[8:] == pytest.approx([recipe.lr] * 8)  # then the base rate: no plateau decay without validation
 
 
 def test_influence_check_command(runner, tiny_finetuned) -> None:
@@ -133,7 +180,7 @@ def test_influence_check_bad_input(runner, tiny_finetuned, tmp_path) -> None:
 
 
 def test_worker_processes_give_the_same_losses(tiny_finetuned) -> None:
-    from molpeft_cli.influence.check import retrain_subsets
+    from molpeft_cli.influence.retraining import retrain_subsets
 
     _, split, pool, ck = tiny_finetuned
     config = CheckConfig(subsets=3, fraction=0.25, bootstrap=100)

@@ -108,6 +108,7 @@ def test_exact_refuses_large_scopes(mlp_problem) -> None:
         ("damping", -1.0, "damping"),
         ("step", 0.0, "step"),
         ("depth", 0, "depth"),
+        ("damping", "lots", "number or 'auto'"),
     ],
 )
 def test_solver_config_validation(field: str, value, message: str) -> None:
@@ -123,7 +124,10 @@ def test_original_study_settings_stay_available() -> None:
 
 def test_solver_config_defaults_converge_by_tolerance() -> None:
     config = SolverConfig()
-    assert (config.solver, config.damping, config.step, config.fixed_depth) == ("lissa", None, None, False)
+    assert (config.solver, config.damping, config.step, config.fixed_depth) == ("lissa", "auto", "auto", False)
+    assert config.damping_value is None and config.step_value is None  # auto: from the largest eigenvalue
+    given = SolverConfig(damping="0.05", step=None)  # the command line's text, or Python's None for auto
+    assert (given.damping_value, given.step_value) == (0.05, None) and given.damping == "0.05"
     assert config.depth >= 1000 and 0 < config.tol <= 0.05
 
 

@@ -31,11 +31,7 @@ ABOVE_LIBRARY = ("steps", "pipeline", "selection", "influence", "report", "tunin
 
 # Imports that still break the order, each with the reason and who fixes it. Keep this list short and shrinking:
 # a new entry needs a reason, and an entry whose import is gone fails the test (so it is removed).
-ALLOWED_UPWARD: dict[tuple[str, str], str] = {
-    # the retraining check refuses pools holding valid/test compounds through the finetune step's gathering;
-    # it should call the one leakage guard, chem.audit.leaking_ids, instead (influence/ is engineer h2's)
-    ("molpeft_cli.influence.check", "molpeft_cli.steps.finetune"): "issue 22: leakage refusal via the step",
-}
+ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, Path]:

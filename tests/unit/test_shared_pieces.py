@@ -95,15 +95,30 @@ def test_patience_zero_means_one_evaluation_or_never():
 
 
 def test_adamw_groups():
-    from molpeft_cli.training.loop import adamw
+    from molpeft_cli.training.optim import build_adamw
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.LayerNorm(2))
-    flat = adamw(model.parameters(), 1e-3, 0.01)
-    assert [g["weight_decay"] for g in flat.param_groups] == [0.01]
-    grouped = adamw(model.parameters(), 1e-3, 0.01, decay_1d=False)
-    decayed, plain = grouped.param_groups
-    assert [p.ndim for p in decayed["params"]] == [2] and decayed["weight_decay"] == 0.01
-    assert [p.ndim for p in plain["params"]] == [1, 1, 1] and plain["weight_decay"] == 0.0
+    head = torch.nn.Linear(2, 1)
+    decayed, plain = build_adamw([model, head], 1e-3, 0.01).param_groups
+    assert [p.ndim for p in decayed["params"]] == [2, 2] and decayed["weight_decay"] == 0.01
+    assert [p.ndim for p in plain["params"]] == [1, 1, 1, 1] and plain["weight_decay"] == 0.0
+    assert decayed["params"][1] is head.weight and plain["params"][3] is head.bias  # module order kept
+    model[0].weight.requires_grad_(False)
+    (only,) = build_adamw(torch.nn.Sequential(model[0]), 1e-3, 0.01).param_groups  # empty groups left out
+    assert only["params"] == [model[0].bias] and only["weight_decay"] == 0.0
+
+
+def test_adamw_is_constructed_in_one_place():
+    """Every training loop (fine-tuning, MLM, the influence check's retraining) gets its AdamW from
+    training.optim.build_adamw."""
+    from pathlib import Path
+
+    import molpeft_cli
+
+    package = Path(molpeft_cli.__file__).parent
+    places = [f"{path.relative_to(package)}:{n}" for path in sorted(package.rglob("*.py"))
+              for n, line in enumerate(path.read_text().splitlines(), 1) if "torch.optim.AdamW(" in line]
+    assert len(places) == 1 and places[0].startswith("training/optim.py:"), places
 
 
 def test_in_order_batches_keep_rows_in_place():
@@ -144,3 +159,18 @@ def test_the_full_profile_extends_a_quick_run_step_for_step(tmp_path):
     shared = {name for name in quick if quick[name] == full.get(name)}
     assert set(quick) - shared == {"report"}
     assert PROFILES["full"].seeds == (0, 1, 2) and len(full) > 2 * len(quick)
+
+
+def test_batch_dicts_are_consecutive_rows_or_shuffled_minibatches():
+    from molpeft_cli.training.batching import batch_dicts, collate
+
+    ids = [[1, 2, 3], [1], [1, 2], [1, 2, 3, 4], [1]]
+    labels = [0.5, 1.5, 2.5, 3.5, 4.5]
+    in_order = batch_dicts(ids, 2, 0, labels=labels)
+    assert [sorted(b) for b in in_order] == [["attention_mask", "input_ids", "labels"]] * 3
+    for start, batch in zip((0, 2, 4), in_order, strict=True):
+        padded, mask = collate(ids[start:start + 2], 0)
+        assert torch.equal(batch["input_ids"], padded) and torch.equal(batch["attention_mask"], mask)
+        assert batch["labels"].tolist() == labels[start:start + 2]
+    shuffled = batch_dicts(ids, 2, 0, labels=labels, shuffle=True, seed=3)
+    assert sorted(v for b in shuffled for v in b["labels"].tolist()) == labels

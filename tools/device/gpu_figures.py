@@ -152,10 +152,10 @@ def train_steps(model, batches, device, sizes: Sizes, context=None) -> dict:
 
     from molpeft_cli.model.heads import regression_loss
     from molpeft_cli.training.distributed import shard_batch
-    from molpeft_cli.training.optim import parameter_groups
+    from molpeft_cli.training.optim import build_adamw
 
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameter_groups(model, 0.01), lr=1e-4)
+    optimizer = build_adamw(model, 1e-4, 0.01)
     forward = context.wrap(model) if context is not None else model
     model.train()
     molecules = tokens = steps = 0

@@ -19,7 +19,7 @@ def exact_ihvp(hessian: torch.Tensor, v: torch.Tensor, *, damping: float = 0.01)
     if low + damping <= 0:
         log.warning(
             f"H + damping*I is not positive definite (smallest Hessian eigenvalue {low:.3g}, "
-            f"damping {damping:g}); the solve runs but influence is unreliable: raise --damping above "
+            f"damping {damping:g}); the solve runs but influence is unreliable: raise damping above "
             "minus that eigenvalue"
         )
     system = hessian + damping * torch.eye(len(v), dtype=hessian.dtype, device=hessian.device)

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from molpeft_cli.errors import MolpeftError
-from molpeft_cli.influence.batches import Batch, batch_size
+from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.influence.batches import ModelInputs, batch_size
 from molpeft_cli.influence.objective import FlatObjective
 from molpeft_cli.influence.per_sample import PerSampleGrads
 from molpeft_cli.influence.solvers.result import IHVPResult
@@ -72,7 +72,7 @@ class RandomProjection:
 
 def projected_ihvp(
     objective: FlatObjective,
-    train_batches: Iterable[Batch],
+    train_batches: Iterable[ModelInputs],
     v: torch.Tensor,
     *,
     proj_dim: int = 2048,
@@ -116,8 +116,8 @@ def projected_ihvp(
     system = kernel + damping * torch.eye(projection.dim, dtype=kernel.dtype, device=kernel.device)
     factor, problem = torch.linalg.cholesky_ex(system)
     if int(problem):
-        raise MolpeftError(f"the projected Gauss-Newton matrix plus damping {damping:.3g} is singular; "
-                           "use a larger --damping")
+        raise SettingError("damping", f"the projected Gauss-Newton matrix plus damping {damping:.3g} is "
+                           "singular; use a larger {setting}")
     y = torch.cholesky_solve(pv.unsqueeze(1), factor).squeeze(1)
     pv_norm = float(pv.norm())
     residual = float((pv - system @ y).norm()) / pv_norm if pv_norm > 0 else 0.0
