@@ -45,7 +45,6 @@ def run_case(size: str, method: str, steps: int, batch: int) -> dict:
     model = REGISTRY[method].prepare(M.MolformerForRegression(config),
                                      FinetuneOptions(peft=method).resolved().to_dict()).train()
     counts = count_parameters(model)
-    params = [p for p in model.parameters() if p.requires_grad]
     opt = build_adamw(model, 1e-4, 0.01)  # fine-tuning's optimizer (its parameter groups)
     batches = iter(iter_batches(enc.input_ids, batch, tok.pad_token_id, shuffle=True, seed=0,
                                 labels=[0.0] * len(enc.input_ids)))
