@@ -22,7 +22,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("training", ("training",)),
     ("model", ("model",)),
     ("adapters/data/chem", ("adapters", "data", "chem")),
-    ("ground floor", ("errors", "settings", "schema", "choices", "cells", "progress", "console")),
+    ("ground floor", ("errors", "settings", "schema", "choices", "cells", "progress", "console", "tasks")),
 ]
 
 # the library below the steps works on tables and tensors: it never reaches up into these

@@ -262,12 +262,11 @@ def measure_mcdropout(device, sizes: Sizes, size: str) -> list[dict]:
 
 
 def labelled_batches(input_ids, labels, pad_id, batch: int) -> list[dict]:
-    """Batch dicts in row order (training.batching's `in_order`, as `molpeft influence` and `molpeft select` batch
+    """Batch dicts in row order (`training.batching.batch_dicts`, as `molpeft influence` and `molpeft select` batch
     the pool), with the labels when given."""
-    from molpeft_cli.training.batching import iter_batches
+    from molpeft_cli.training.batching import batch_dicts
 
-    return [b.model_inputs() for b in iter_batches(input_ids, batch, pad_id, shuffle=False, labels=labels,
-                                                     in_order=True)]
+    return batch_dicts(input_ids, batch, pad_id, labels=labels)
 
 
 def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
@@ -281,7 +280,7 @@ def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
         PerSampleGrads,
         SolverConfig,
         eval_mode,
-        regression_loss,
+        regression_batch_loss,
         select_parameters,
     )
     from molpeft_cli.influence.solvers import solve_ihvp
@@ -307,7 +306,7 @@ def measure_influence(device, sizes: Sizes, data, size: str) -> list[dict]:
     # (a step far below 1/curvature: a timing run must not stop as diverged on random weights)
     solver = SolverConfig(solver="lissa", depth=sizes.influence_depth, step=None if auto else 1e-4, damping=0.01)
     with eval_mode(model):
-        objective = FlatObjective(model, regression_loss, names)
+        objective = FlatObjective(model, regression_batch_loss, names)
         clock = Clock(device)
         target_grad = objective.mean_grad(targets)
         target_time, clock = clock.stop(), Clock(device)
