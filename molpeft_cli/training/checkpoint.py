@@ -64,6 +64,11 @@ class FinetunedModel:
         return None if self.features is None else self.features.transform(list(smiles))
 
     @property
+    def task(self) -> str:
+        """regression or classification, as finetune.json records it (checkpoints from before it did: regression)."""
+        return str(self.meta.get("task", "regression"))
+
+    @property
     def label_mean(self) -> float:
         return float(self.meta["label_scaling"]["mean"])
 
