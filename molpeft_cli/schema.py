@@ -322,6 +322,33 @@ def config_record(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(_plain(dataclasses.asdict(config))))
 
 
+def defaults_record(cls: type) -> dict[str, Any]:
+    """`config_record`'s form of the defaults of `cls`'s fields that have one (nested recipes as their defaults)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        if f.default is not MISSING:
+            out[f.name] = _plain(f.default)
+        elif f.default_factory is not MISSING:
+            value = f.default_factory()
+            out[f.name] = _plain(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value)
+    return json.loads(json.dumps(out))
+
+
+def with_defaults(record: dict[str, Any], cls: type) -> dict[str, Any]:
+    """A recorded config with the settings it does not name at their defaults: a record made before a setting
+    existed reads as that setting's default, so adding a setting does not make every earlier output stale."""
+    hints = typing.get_type_hints(cls)
+    merged = {**defaults_record(cls), **record}
+    for f in nested_fields(cls):
+        if isinstance(merged.get(f.name), dict):
+            merged[f.name] = {**defaults_record(hints[f.name]), **merged[f.name]}
+    return merged
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

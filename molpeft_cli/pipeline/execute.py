@@ -42,11 +42,12 @@ class StepFailed(MolpeftError):
 
 def recorded_config(manifest: dict, config_cls: type) -> dict | None:
     """The step config a manifest records, as JSON values; for a manifest written before configs were recorded,
-    the config its command line stands for (read as the CLI reads it). None when neither can be read."""
-    from molpeft_cli.schema import command_of, config_record, parse_args
+    the config its command line stands for (read as the CLI reads it). Settings the record does not name read as
+    their defaults (a setting added since). None when neither can be read."""
+    from molpeft_cli.schema import command_of, config_record, parse_args, with_defaults
 
     if isinstance(manifest.get("config"), dict):
-        return manifest["config"]
+        return with_defaults(manifest["config"], config_cls)
     argv = manifest.get("argv") or []
     i = 1
     while i < len(argv) and argv[i] in _GLOBAL_OPTIONS:

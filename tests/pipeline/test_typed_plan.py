@@ -70,6 +70,18 @@ def test_a_manifest_records_the_config_and_a_changed_config_reruns(tmp_path):
     assert not is_current(changed) and written_for(changed) is None
 
 
+def test_a_setting_added_since_reads_as_its_default(tmp_path):
+    plan = _quick_plan(tmp_path)
+    step = next(s for s in plan.steps if s.name == "finetune:two-stage-lora-none-s0")
+    record = config_record(step.config)
+    del record["drop_leaking"], record["recipe"]["grad_clip"]  # as if written before these settings existed
+    _write(step, {"config": record, "inputs": {}})
+    assert is_current(step)
+    record["recipe"]["patience"] = 2  # a recorded setting that differs still counts
+    _write(step, {"config": record, "inputs": {}})
+    assert not is_current(step)
+
+
 def test_manifests_written_before_configs_were_recorded_are_read_from_their_command_line(tmp_path):
     """The argv the plan used to write by hand (another order, defaults spelled out, global options first)."""
     plan = _quick_plan(tmp_path)
