@@ -82,3 +82,32 @@ def leaking_ids(split: pl.DataFrame, table: pl.DataFrame, splits: Sequence[str])
     (same InChIKey, or same stereo-free skeleton) as a molecule in `split`'s `splits`, and the audit's summary."""
     hits, summary = audit_pool(split.filter(pl.col("split").is_in(list(splits))), table)
     return sorted(set(hits["pool_mol_id"].to_list())), summary
+
+
+def label_mismatch(dataset: pl.DataFrame, pool: pl.DataFrame) -> tuple[str | None, dict | None]:
+    """Whether the pool's labels look like the dataset's property: (an error when the two tables are of different
+    tasks (0/1 labels against continuous ones), a warning record when a regression pool's median label lies
+    outside the dataset's 1st-99th percentile or a binary pool holds one class only); (None, None) when they fit
+    or a table has no labels. Another task or unit usually means another property."""
+    import numpy as np
+
+    from molpeft_cli.tasks import CLASSIFICATION, detect_task
+
+    ours, theirs = (t["label"].drop_nulls().drop_nans().to_numpy() for t in (dataset, pool))
+    if not len(ours) or not len(theirs):
+        return None, None
+    ours_task, theirs_task = detect_task(ours), detect_task(theirs)
+    if ours_task == CLASSIFICATION and set(np.unique(theirs)) <= {0.0, 1.0}:
+        theirs_task = CLASSIFICATION  # a pool of one class is still 0/1 labels
+    if ours_task != theirs_task:
+        return (f"the pool's labels are {theirs_task} labels but the dataset's are {ours_task} labels: they are "
+                "probably another property; give a pool labelled for the dataset's endpoint"), None
+    if ours_task == CLASSIFICATION:
+        if len(np.unique(theirs)) < 2:
+            return None, {"pool_classes": [float(v) for v in np.unique(theirs)], "n": int(len(theirs))}
+        return None, None
+    low, high = (float(v) for v in np.quantile(ours, [0.01, 0.99]))
+    median = float(np.median(theirs))
+    if low <= median <= high:
+        return None, None
+    return None, {"pool_median": median, "dataset_p1": low, "dataset_p99": high}
