@@ -57,6 +57,7 @@ class StudyPlan:
     features: list[str] = field(default_factory=list)  # `finetune --features` of every cell (none by default)
     source: str = "lipophilicity"  # the dataset (`data`'s SOURCE)
     columns: dict[str, str] = field(default_factory=dict)  # the dataset's smiles_col, label_col, id_col as given
+    task: str = "auto"  # as given to `run`; auto: `data` decides from the labels, and each step agrees from the same
 
     def add(self, step: Step) -> Step:
         if any(s.name == step.name for s in self.steps):
@@ -76,6 +77,7 @@ class StudyPlan:
                 # only when used, so that run.json of a plan without them stays byte-identical
                 **({"data": {"source": self.source, **self.columns}}
                    if self.source != "lipophilicity" or self.columns else {}),
+                **({"task": self.task} if self.task != "auto" else {}),
                 **({"features": list(self.features)} if self.features else {})}
 
 
@@ -97,24 +99,29 @@ def planned(name: str, command: str, path: Path, /, *, directory: bool = False, 
 
 def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list[str], selections: list[str],
                pool: str | None, model: str | None, source: str = "lipophilicity",
-               features: list[str] | None = None, columns: dict[str, str] | None = None) -> StudyPlan:
+               features: list[str] | None = None, columns: dict[str, str] | None = None,
+               task: str = "auto") -> StudyPlan:
     """The study's steps. `columns` names the dataset's smiles_col, label_col and id_col (as `data` takes them);
-    the pool is read with the same label column when it has one of that name."""
+    the pool is read with the same label column when it has one of that name. `task` other than auto is passed to
+    the steps that read labels (data for the dataset and the pool, finetune); under auto each decides from the same
+    labels by the same rule (`tasks.detect_task`), and the rest read it from the checkpoints."""
     d = Path(run_dir)
     model = profile.model if model is None else model
     columns = dict(columns or {})
     plan = StudyPlan(d, profile, seeds, adapters, selections, pool, model, features=list(features or []),
-                     source=source, columns=columns)
+                     source=source, columns=columns, task=task)
+    told = {"task": task} if task != "auto" else {}
     data = d / "data"
     molecules, dataset, pool_table, split = (data / "molecules.parquet", data / "dataset.parquet",
                                              data / "pool.parquet", data / "split.parquet")
     sample = {"sample": profile.sample, "seed": SPLIT_SEED} if profile.sample else {}
-    plan.add(planned("data", "data", molecules, source=source, output=str(molecules), **columns, **sample))
+    plan.add(planned("data", "data", molecules, source=source, output=str(molecules), **columns, **sample, **told))
     if pool:
         label = columns.get("label_col")
         pool_columns = {"label_col": label} if label and label in _header(pool) else {}
-        plan.add(planned("pool", "data", pool_table, source=pool, output=str(pool_table), **pool_columns))
-        plan.add(planned("dataset", "data", dataset, source=source, output=str(dataset), **columns, **sample))
+        plan.add(planned("pool", "data", pool_table, source=pool, output=str(pool_table), **pool_columns, **told))
+        plan.add(planned("dataset", "data", dataset, source=source, output=str(dataset), **columns, **sample,
+                         **told))
     else:
         plan.add(planned("pool", "carve", pool_table, deps=["data"], extra_outputs=[dataset], input=str(molecules),
                          output=str(dataset), pool=str(pool_table), size=profile.pool_size, seed=SPLIT_SEED))
@@ -198,7 +205,8 @@ def _finetune_step(plan: StudyPlan, variant: str, adapter: str, selection: str, 
     d = plan.run_dir
     name = cell_name(variant, adapter, selection, seed)
     settings: dict[str, Any] = {"split_table": str(split), "output": str(d / "cells" / name), "model": model,
-                                "peft": adapter, "seed": seed, "truncate": True, **plan.profile.finetune}
+                                "peft": adapter, "seed": seed, "truncate": True, **plan.profile.finetune,
+                                **({"task": plan.task} if plan.task != "auto" else {})}
     if plan.features:
         settings["features"] = list(plan.features)
     deps = ["split"] + ([model_step] if model_step else [])

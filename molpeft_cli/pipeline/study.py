@@ -16,6 +16,7 @@ from molpeft_cli.errors import InputError, MolpeftError, SettingError
 from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
 from molpeft_cli.schema import config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.tasks import TASK_CHOICES
 from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class StudyConfig:
     label_col: str | None = option(None, "The dataset's label column (default: detected); the pool's too, when "
                                    "it has a column of that name.")
     id_col: str | None = option(None, "The dataset's identifier column (default: detected, else InChIKey).")
+    task: str = option("auto", "regression, classification (binary), or auto: classification when the labels "
+                       "have exactly two values (the data step decides and says so; every cell is trained, "
+                       "evaluated and reported for that task).")
     pool: str | None = option(None, "Pool CSV/parquet with SMILES and labels; default: carve one out of the "
                               "dataset (whole scaffold groups).")
     model: str | None = option(None, "Base model instead of the profile's.")
@@ -83,6 +87,8 @@ class StudyConfig:
             FinetuneOptions(features=list(self.features))  # the same check as finetune's
         if self.seeds is not None and not self.seeds:
             raise SettingError("seeds", "{setting} is empty")
+        if self.task not in TASK_CHOICES:
+            raise SettingError("task", f"unknown {{setting}} {self.task!r}; choose one of {', '.join(TASK_CHOICES)}")
 
 
 @dataclass
@@ -115,7 +121,7 @@ def plan_study(config: StudyConfig):
     return build_plan(Path(config.output), chosen, list(config.seeds or chosen.seeds),
                       list(config.adapters or ADAPTERS), list(config.selections or SELECTIONS),
                       str(Path(config.pool).resolve()) if config.pool else None, config.model, source=source,
-                      features=config.features, columns=columns)
+                      features=config.features, columns=columns, task=config.task)
 
 
 def global_args_for(runtime: Runtime, quiet: bool = False) -> list[str]:
