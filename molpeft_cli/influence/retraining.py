@@ -1,6 +1,8 @@
 """The retraining behind the LDS check (influence/check.py): from a fine-tuned checkpoint's weights, train on the
-training split plus each pool subset with the checkpoint's own fine-tuning recipe, with common random numbers,
-and measure the validation loss; records of it are saved and reused."""
+training split plus each pool subset with the checkpoint's own fine-tuning recipe and its task's loss (MSE on
+standardised labels; binary cross-entropy on the logit, weighted by the checkpoint's pos_weight), with common
+random numbers, and measure the validation loss (MSE; the unweighted BCE, i.e. the log loss); records of it are
+saved and reused."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ class Retraining:
 
 def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=None, jobs: int = 1) -> Retraining:
     """Train the checkpoint on train + each subset (and on train alone) and measure the validation loss
-    (MSE on labels standardised with the checkpoint's scale: the loss influence scores refer to).
+    (MSE on labels standardised with the checkpoint's scale; for a classification checkpoint the mean binary
+    cross-entropy of the logits against the 0/1 labels: the loss influence scores refer to).
 
     `jobs` > 1 spreads the retrainings over that many worker processes of one thread each; every retraining
     starts from the checkpoint with its own seeds, so the losses are the same for any `jobs`.
@@ -102,11 +105,20 @@ class _Retrainer:
     def __init__(self, checkpoint: str, split, pool, config: CheckConfig) -> None:
         import polars as pl
 
+        from molpeft_cli.influence.losses import checkpoint_pos_weight
+        from molpeft_cli.tasks import CLASSIFICATION
         from molpeft_cli.training.checkpoint import load_finetuned
         from molpeft_cli.training.regression import encode
 
         reference = load_finetuned(checkpoint)
         mean, std = reference.label_mean, reference.label_std
+        self.task = reference.task
+        self.pos_weight = checkpoint_pos_weight(reference.meta) if self.task == CLASSIFICATION else None
+        if self.task == CLASSIFICATION:
+            from molpeft_cli.influence.job import check_binary_labels
+
+            check_binary_labels(split, "split")
+            check_binary_labels(pool, "pool")
         self.recipe = recorded_recipe(reference.meta["options"], config.lr)
         self.config = config
         self.tokenizer = reference.tokenizer
@@ -132,6 +144,8 @@ class _Retrainer:
         from molpeft_cli.training.regression import predict_encoded
 
         pred = predict_encoded(self.model, self.valid_ids, self.tokenizer.pad_token_id, features=self.f_valid)
+        if self.task == "classification":
+            return validation_log_loss(pred, self.z_valid)
         return float(np.mean((pred - self.z_valid) ** 2))
 
     def loss_after(self, rows: np.ndarray | None) -> float:
@@ -140,10 +154,17 @@ class _Retrainer:
         continue_training(self.model, self.train_ids, self.z_train, [self.pool_ids[i] for i in chosen],
                           self.z_pool[chosen], self.tokenizer.pad_token_id, recipe=self.recipe,
                           epochs=self.config.epochs, seed=self.config.seed, train_features=self.f_train,
-                          extra_features=None if self.f_pool is None else self.f_pool[chosen])
+                          extra_features=None if self.f_pool is None else self.f_pool[chosen], task=self.task,
+                          pos_weight=self.pos_weight)
         loss = self.valid_loss()
         self.model.load_state_dict(self.state)
         return loss
+
+
+def validation_log_loss(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of logits against 0/1 labels, log(1 + e^z) - y z per row (stable for any z)."""
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
 
 
 def recorded_recipe(options: dict, lr: float | None = None):
@@ -162,9 +183,11 @@ def recorded_recipe(options: dict, lr: float | None = None):
 
 def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,
                       pad_id: int, *, recipe, epochs: int, seed: int, train_features: np.ndarray | None = None,
-                      extra_features: np.ndarray | None = None) -> None:
+                      extra_features: np.ndarray | None = None, task: str = "regression",
+                      pos_weight: float | None = None) -> None:
     """Fine-tuning's step under `recipe` (a resolved FinetuneOptions: the fine-tuning optimizer and its warmup,
-    clipping, batch size, MSE on standardised labels, dropout on) from the model's current weights, with a fresh
+    clipping, batch size, the task's loss: MSE on standardised labels, or BCE on 0/1 labels with `pos_weight`;
+    dropout on) from the model's current weights, with a fresh
     optimizer, over the training rows plus `extra` rows (`*_features`: their molecule features, for a head that
     takes them). The rate warms up over `recipe.warmup_epochs` of this run's steps and then stays at the base rate:
     the plateau decay needs a validation between epochs, which the retraining does not run. Always float32 (the
@@ -176,10 +199,17 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     """
     import torch
 
+    from molpeft_cli.influence.classification import binary_classification_loss
     from molpeft_cli.model.heads import regression_loss
+    from molpeft_cli.tasks import CLASSIFICATION, check_task
     from molpeft_cli.training.batching import iter_batches
     from molpeft_cli.training.optim import finetune_optimizer
 
+    if check_task(task) == CLASSIFICATION:
+        def loss_of(logits, labels):
+            return binary_classification_loss(logits, labels, pos_weight)
+    else:
+        loss_of = regression_loss
     device = next(model.parameters()).device
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -211,7 +241,7 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             out = model(**batch.inputs())
-            loss = regression_loss(out.logits, batch.labels)
+            loss = loss_of(out.logits, batch.labels)
             if not torch.isfinite(loss):
                 raise SettingError("lr", f"retraining diverged (loss {loss.item()}); lower {{setting}}")
             loss.backward()
