@@ -69,6 +69,9 @@ def pool_influence(checkpoint: str, split: pl.DataFrame, pool: pl.DataFrame, tar
     if task.task == CLASSIFICATION:
         for table, what in ((split, "split"), (pool, "pool")):
             check_binary_labels(table, what)
+        weight = f", positives weighted {task.pos_weight:g} in the training loss" if task.pos_weight else ""
+        log.info(f"classification checkpoint: influence of the binary cross-entropy on the logit{weight}; "
+                 f"target: the {target} split's log loss")
     scale = (ft.label_mean, ft.label_std)
     torch.manual_seed(seed)
     train = labelled_batches(ft.tokenizer, split.filter(pl.col("split") == "train"), *scale, batch_size, truncate,

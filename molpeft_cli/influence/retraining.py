@@ -28,6 +28,7 @@ class Retraining:
     losses: np.ndarray  # (M,)
     n_train: int
     seconds: float
+    task: str = "regression"  # the checkpoint's: regression (MSE) or classification (BCE, the log loss)
 
     @property
     def measured(self) -> np.ndarray:
@@ -82,7 +83,22 @@ def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=
                     if progress and task >= -1:
                         progress(task + 1, loss)
     return Retraining(members, losses[-1], losses[-2], np.array([losses[j] for j in range(config.subsets)]),
-                      int((split["split"] == "train").sum()), time.perf_counter() - started)
+                      int((split["split"] == "train").sum()), time.perf_counter() - started,
+                      checkpoint_task(checkpoint))
+
+
+def checkpoint_task(checkpoint: str) -> str:
+    """The task a fine-tuned checkpoint's finetune.json records (FinetunedModel.task's rule), without its weights."""
+    import json
+    from pathlib import Path
+
+    from molpeft_cli.training.checkpoint import META_FILE, FinetunedModel
+
+    try:
+        meta = json.loads((Path(checkpoint) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return "regression"  # load_finetuned has already said what is wrong with such a checkpoint
+    return FinetunedModel(None, None, meta if isinstance(meta, dict) else {}).task
 
 
 def _retrain_share(checkpoint: str, split, pool, config: CheckConfig, members: np.ndarray,
@@ -263,7 +279,8 @@ def save_retraining(path, retraining: Retraining, config: CheckConfig, checkpoin
               "n_pool": int(retraining.members.shape[1]),
               "members": [np.flatnonzero(m).tolist() for m in retraining.members],
               "base_loss": retraining.base_loss, "start_loss": retraining.start_loss,
-              "losses": retraining.losses.tolist(), "n_train": retraining.n_train, "seconds": retraining.seconds}
+              "losses": retraining.losses.tolist(), "n_train": retraining.n_train, "seconds": retraining.seconds,
+              **({"task": retraining.task} if retraining.task != "regression" else {})}
     with atomic_path(Path(path)) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=1))
 
@@ -290,4 +307,5 @@ def load_retraining(path, config: CheckConfig, n_pool: int) -> Retraining:
     for j, rows in enumerate(record["members"]):
         members[j, rows] = True
     return Retraining(members, float(record["base_loss"]), float(record["start_loss"]),
-                      np.asarray(record["losses"], dtype=float), int(record["n_train"]), float(record["seconds"]))
+                      np.asarray(record["losses"], dtype=float), int(record["n_train"]), float(record["seconds"]),
+                      str(record.get("task", "regression")))

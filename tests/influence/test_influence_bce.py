@@ -317,6 +317,7 @@ def test_influence_and_check_on_a_classification_checkpoint(runner, binary_check
     expected = log_loss(valid["label"].to_numpy(), 1 / (1 + np.exp(-logits)), labels=[0, 1])
     assert retraining["start_loss"] == pytest.approx(expected, rel=1e-6)
     assert len(retraining["measured_change"]) == 4 and any(v != 0 for v in retraining["measured_change"])
+    assert retraining["task"] == "classification"
 
 
 def test_a_classification_checkpoint_refuses_non_binary_labels(runner, binary_checkpoint, tmp_path) -> None:
