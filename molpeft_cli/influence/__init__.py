@@ -21,20 +21,30 @@ _EXPORTS = {
     "validate_scope": "scope", "SCORE_COLUMNS": "scores", "InfluenceResult": "scores",
     "influence_scores": "scores", "SOLVERS": "solvers", "IHVPResult": "solvers", "RandomProjection": "solvers",
     "SolverConfig": "solvers", "cg_ihvp": "solvers", "exact_ihvp": "solvers", "lissa_ihvp": "solvers",
-    "projected_ihvp": "solvers", "solve_ihvp": "solvers",
+    "projected_ihvp": "solvers", "solve_ihvp": "solvers", "CurvatureFn": "objective",
+    "TaskObjective": "losses", "task_objective": "losses", "binary_classification_loss": "classification",
+    "classification_batch_loss": "classification", "classification_output": "classification",
 }
 __all__ = [  # the same names as _EXPORTS
-    "DEFAULT_HEAD_PREFIXES", "FlatObjective", "HVP_METHODS", "IHVPResult", "InfluenceResult", "LossFn",
-    "ModelInputs", "OutputFn", "PerSampleGrads", "RandomProjection", "SCOPES_HELP", "SCORE_COLUMNS", "SOLVERS",
-    "SolverConfig", "batch_hvp", "cg_ihvp", "dense_hessian", "eval_mode", "exact_ihvp", "full_batch_hvp",
-    "influence_scores", "lissa_ihvp", "minibatch_hvp", "projected_ihvp", "regression_batch_loss",
-    "regression_influence", "regression_output", "select_parameters", "solve_ihvp", "validate_scope",
+    "CurvatureFn", "DEFAULT_HEAD_PREFIXES", "FlatObjective", "HVP_METHODS", "IHVPResult", "InfluenceResult",
+    "LossFn", "ModelInputs", "OutputFn", "PerSampleGrads", "RandomProjection", "SCOPES_HELP", "SCORE_COLUMNS",
+    "SOLVERS", "SolverConfig", "TaskObjective", "batch_hvp", "binary_classification_loss", "cg_ihvp",
+    "classification_batch_loss", "classification_output", "dense_hessian", "eval_mode", "exact_ihvp",
+    "full_batch_hvp", "influence_scores", "lissa_ihvp", "minibatch_hvp", "projected_ihvp", "regression_batch_loss",
+    "regression_influence", "regression_output", "select_parameters", "solve_ihvp", "task_objective",
+    "validate_scope",
 ]
 
 if TYPE_CHECKING:
     from molpeft_cli.influence.batches import ModelInputs
+    from molpeft_cli.influence.classification import (
+        binary_classification_loss,
+        classification_batch_loss,
+        classification_output,
+    )
     from molpeft_cli.influence.hvp import HVP_METHODS, batch_hvp, dense_hessian, full_batch_hvp, minibatch_hvp
-    from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
+    from molpeft_cli.influence.losses import TaskObjective, task_objective
+    from molpeft_cli.influence.objective import CurvatureFn, FlatObjective, LossFn, OutputFn, eval_mode
     from molpeft_cli.influence.per_sample import PerSampleGrads
     from molpeft_cli.influence.regression import regression_batch_loss, regression_influence, regression_output
     from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, SCOPES_HELP, select_parameters, validate_scope

@@ -21,6 +21,7 @@ from molpeft_cli.influence.batches import ModelInputs, batch_size, map_tensors
 
 LossFn = Callable[[Callable[..., Any], ModelInputs], torch.Tensor]
 OutputFn = Callable[[Callable[..., Any], ModelInputs], torch.Tensor]  # (forward, batch) -> one output per row
+CurvatureFn = Callable[[Callable[..., Any], ModelInputs], torch.Tensor]  # (forward, batch) -> d2 loss/d out2 per row
 
 
 @contextmanager
@@ -39,11 +40,14 @@ class FlatObjective:
     """Loss of `model` as a function of the flat vector of the parameters named in `names`.
 
     `output_fn(forward, batch)`, optional, returns the model's scalar output per row (shape (rows,)); the
-    Gauss-Newton curvature of the `projected` solver is built from its gradients.
+    Gauss-Newton curvature of the `projected` solver is built from its gradients, weighted by
+    `output_curvature`: the second derivative of a row's loss in that output, a constant (2: squared error) or
+    a function `(forward, batch) -> (rows,)` (binary cross-entropy: p (1 - p)).
     """
 
     def __init__(
-        self, model: nn.Module, loss_fn: LossFn, names: Sequence[str], output_fn: OutputFn | None = None
+        self, model: nn.Module, loss_fn: LossFn, names: Sequence[str], output_fn: OutputFn | None = None,
+        output_curvature: float | CurvatureFn = 2.0,
     ) -> None:
         params = dict(model.named_parameters())
         missing = [name for name in names if name not in params]
@@ -58,6 +62,7 @@ class FlatObjective:
         self.model = model
         self.loss_fn = loss_fn
         self.output_fn = output_fn
+        self.output_curvature = output_curvature
         self.names = list(names)
         self.shapes = [p.shape for p in selected]
         self.numels = [p.numel() for p in selected]
@@ -107,6 +112,13 @@ class FlatObjective:
         if out.numel() != 1:
             raise MolpeftError(f"output_fn must return one scalar per row, got shape {tuple(out.shape)} for one row")
         return out.reshape(())
+
+    def row_curvature(self, batch: ModelInputs) -> torch.Tensor | float:
+        """The output curvature of each row of `batch` at the current parameters ((rows,)), or the constant."""
+        if not callable(self.output_curvature):
+            return self.output_curvature
+        with torch.no_grad():
+            return self.output_curvature(self.forward_with(self.theta), self.to_device(batch)).reshape(-1)
 
     def grad(self, batch: ModelInputs) -> torch.Tensor:
         flat = self.theta.detach().requires_grad_(True)

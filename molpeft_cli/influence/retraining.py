@@ -1,6 +1,8 @@
 """The retraining behind the LDS check (influence/check.py): from a fine-tuned checkpoint's weights, train on the
-training split plus each pool subset with the checkpoint's own fine-tuning recipe, with common random numbers,
-and measure the validation loss; records of it are saved and reused."""
+training split plus each pool subset with the checkpoint's own fine-tuning recipe and its task's loss (MSE on
+standardised labels; binary cross-entropy on the logit, weighted by the checkpoint's pos_weight), with common
+random numbers, and measure the validation loss (MSE; the unweighted BCE, i.e. the log loss); records of it are
+saved and reused."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Retraining:
     losses: np.ndarray  # (M,)
     n_train: int
     seconds: float
+    task: str = "regression"  # the checkpoint's: regression (MSE) or classification (BCE, the log loss)
 
     @property
     def measured(self) -> np.ndarray:
@@ -34,7 +37,8 @@ class Retraining:
 
 def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=None, jobs: int = 1) -> Retraining:
     """Train the checkpoint on train + each subset (and on train alone) and measure the validation loss
-    (MSE on labels standardised with the checkpoint's scale: the loss influence scores refer to).
+    (MSE on labels standardised with the checkpoint's scale; for a classification checkpoint the mean binary
+    cross-entropy of the logits against the 0/1 labels: the loss influence scores refer to).
 
     `jobs` > 1 spreads the retrainings over that many worker processes of one thread each; every retraining
     starts from the checkpoint with its own seeds, so the losses are the same for any `jobs`.
@@ -79,7 +83,22 @@ def retrain_subsets(checkpoint: str, split, pool, config: CheckConfig, progress=
                     if progress and task >= -1:
                         progress(task + 1, loss)
     return Retraining(members, losses[-1], losses[-2], np.array([losses[j] for j in range(config.subsets)]),
-                      int((split["split"] == "train").sum()), time.perf_counter() - started)
+                      int((split["split"] == "train").sum()), time.perf_counter() - started,
+                      checkpoint_task(checkpoint))
+
+
+def checkpoint_task(checkpoint: str) -> str:
+    """The task a fine-tuned checkpoint's finetune.json records (FinetunedModel.task's rule), without its weights."""
+    import json
+    from pathlib import Path
+
+    from molpeft_cli.training.checkpoint import META_FILE, FinetunedModel
+
+    try:
+        meta = json.loads((Path(checkpoint) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return "regression"  # load_finetuned has already said what is wrong with such a checkpoint
+    return FinetunedModel(None, None, meta if isinstance(meta, dict) else {}).task
 
 
 def _retrain_share(checkpoint: str, split, pool, config: CheckConfig, members: np.ndarray,
@@ -102,11 +121,20 @@ class _Retrainer:
     def __init__(self, checkpoint: str, split, pool, config: CheckConfig) -> None:
         import polars as pl
 
+        from molpeft_cli.influence.losses import checkpoint_pos_weight
+        from molpeft_cli.tasks import CLASSIFICATION
         from molpeft_cli.training.checkpoint import load_finetuned
         from molpeft_cli.training.regression import encode
 
         reference = load_finetuned(checkpoint)
         mean, std = reference.label_mean, reference.label_std
+        self.task = reference.task
+        self.pos_weight = checkpoint_pos_weight(reference.meta) if self.task == CLASSIFICATION else None
+        if self.task == CLASSIFICATION:
+            from molpeft_cli.influence.job import check_binary_labels
+
+            check_binary_labels(split, "split")
+            check_binary_labels(pool, "pool")
         self.recipe = recorded_recipe(reference.meta["options"], config.lr)
         self.config = config
         self.tokenizer = reference.tokenizer
@@ -132,6 +160,8 @@ class _Retrainer:
         from molpeft_cli.training.regression import predict_encoded
 
         pred = predict_encoded(self.model, self.valid_ids, self.tokenizer.pad_token_id, features=self.f_valid)
+        if self.task == "classification":
+            return validation_log_loss(pred, self.z_valid)
         return float(np.mean((pred - self.z_valid) ** 2))
 
     def loss_after(self, rows: np.ndarray | None) -> float:
@@ -140,10 +170,17 @@ class _Retrainer:
         continue_training(self.model, self.train_ids, self.z_train, [self.pool_ids[i] for i in chosen],
                           self.z_pool[chosen], self.tokenizer.pad_token_id, recipe=self.recipe,
                           epochs=self.config.epochs, seed=self.config.seed, train_features=self.f_train,
-                          extra_features=None if self.f_pool is None else self.f_pool[chosen])
+                          extra_features=None if self.f_pool is None else self.f_pool[chosen], task=self.task,
+                          pos_weight=self.pos_weight)
         loss = self.valid_loss()
         self.model.load_state_dict(self.state)
         return loss
+
+
+def validation_log_loss(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of logits against 0/1 labels, log(1 + e^z) - y z per row (stable for any z)."""
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
 
 
 def recorded_recipe(options: dict, lr: float | None = None):
@@ -162,9 +199,11 @@ def recorded_recipe(options: dict, lr: float | None = None):
 
 def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, extra_labels: np.ndarray,
                       pad_id: int, *, recipe, epochs: int, seed: int, train_features: np.ndarray | None = None,
-                      extra_features: np.ndarray | None = None) -> None:
+                      extra_features: np.ndarray | None = None, task: str = "regression",
+                      pos_weight: float | None = None) -> None:
     """Fine-tuning's step under `recipe` (a resolved FinetuneOptions: the fine-tuning optimizer and its warmup,
-    clipping, batch size, MSE on standardised labels, dropout on) from the model's current weights, with a fresh
+    clipping, batch size, the task's loss: MSE on standardised labels, or BCE on 0/1 labels with `pos_weight`;
+    dropout on) from the model's current weights, with a fresh
     optimizer, over the training rows plus `extra` rows (`*_features`: their molecule features, for a head that
     takes them). The rate warms up over `recipe.warmup_epochs` of this run's steps and then stays at the base rate:
     the plateau decay needs a validation between epochs, which the retraining does not run. Always float32 (the
@@ -176,10 +215,17 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     """
     import torch
 
+    from molpeft_cli.influence.classification import binary_classification_loss
     from molpeft_cli.model.heads import regression_loss
+    from molpeft_cli.tasks import CLASSIFICATION, check_task
     from molpeft_cli.training.batching import iter_batches
     from molpeft_cli.training.optim import finetune_optimizer
 
+    if check_task(task) == CLASSIFICATION:
+        def loss_of(logits, labels):
+            return binary_classification_loss(logits, labels, pos_weight)
+    else:
+        loss_of = regression_loss
     device = next(model.parameters()).device
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -211,7 +257,7 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             out = model(**batch.inputs())
-            loss = regression_loss(out.logits, batch.labels)
+            loss = loss_of(out.logits, batch.labels)
             if not torch.isfinite(loss):
                 raise SettingError("lr", f"retraining diverged (loss {loss.item()}); lower {{setting}}")
             loss.backward()
@@ -233,7 +279,8 @@ def save_retraining(path, retraining: Retraining, config: CheckConfig, checkpoin
               "n_pool": int(retraining.members.shape[1]),
               "members": [np.flatnonzero(m).tolist() for m in retraining.members],
               "base_loss": retraining.base_loss, "start_loss": retraining.start_loss,
-              "losses": retraining.losses.tolist(), "n_train": retraining.n_train, "seconds": retraining.seconds}
+              "losses": retraining.losses.tolist(), "n_train": retraining.n_train, "seconds": retraining.seconds,
+              **({"task": retraining.task} if retraining.task != "regression" else {})}
     with atomic_path(Path(path)) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=1))
 
@@ -260,4 +307,5 @@ def load_retraining(path, config: CheckConfig, n_pool: int) -> Retraining:
     for j, rows in enumerate(record["members"]):
         members[j, rows] = True
     return Retraining(members, float(record["base_loss"]), float(record["start_loss"]),
-                      np.asarray(record["losses"], dtype=float), int(record["n_train"]), float(record["seconds"]))
+                      np.asarray(record["losses"], dtype=float), int(record["n_train"]), float(record["seconds"]),
+                      str(record.get("task", "regression")))

@@ -19,7 +19,7 @@ import numpy as np
 from torch import nn
 
 from molpeft_cli.influence.batches import ModelInputs
-from molpeft_cli.influence.objective import FlatObjective, LossFn, OutputFn, eval_mode
+from molpeft_cli.influence.objective import CurvatureFn, FlatObjective, LossFn, OutputFn, eval_mode
 from molpeft_cli.influence.per_sample import PerSampleGrads
 from molpeft_cli.influence.scope import DEFAULT_HEAD_PREFIXES, select_parameters
 from molpeft_cli.influence.solvers import IHVPResult, SolverConfig, solve_ihvp
@@ -47,6 +47,7 @@ class InfluenceResult:
     ihvp: IHVPResult
     scope: str
     param_names: list[str]
+    task: str = "regression"  # the checkpoint's task, set by the callers that know it (influence/job.py)
 
     @property
     def n_params(self) -> int:
@@ -70,6 +71,7 @@ class InfluenceResult:
             "n_positive": int((self.scores > 0).sum()),
             "n_pool": len(self.scores),
             "ihvp": self.ihvp.summary(),
+            **({"task": self.task} if self.task != "regression" else {}),  # new key for classification only
         }
 
 
@@ -85,6 +87,8 @@ def influence_scores(
     solver: SolverConfig | None = None,
     chunk_size: int | None = None,
     output_fn: OutputFn | None = None,
+    target_loss_fn: LossFn | None = None,
+    output_curvature: float | CurvatureFn = 2.0,
 ) -> InfluenceResult:
     """Score every pool row (pool batches in order) by its estimated effect on the mean target loss.
 
@@ -92,15 +96,18 @@ def influence_scores(
     `train_batches` must be re-iterable: lissa draws one per iteration (cycling), cg/exact sweep all of
     them per Hessian-vector product. `target_batches` is the validation split unless the caller chose
     otherwise.
-    `output_fn(forward, batch)` (one output per row) is needed by the `projected` solver only.
+    `output_fn(forward, batch)` (one output per row) and `output_curvature` (the loss's second derivative in it:
+    a constant, 2 for squared error, or per row) are needed by the `projected` solver only. `target_loss_fn`:
+    the target's loss when it is not `loss_fn` (a weighted training loss, an unweighted validation one).
     The model runs in eval mode (dropout off); its modes are restored afterwards.
     """
     solver = solver or SolverConfig()
     names = [name for name, _ in select_parameters(model, scope, head_prefixes)]
     with eval_mode(model):
-        objective = FlatObjective(model, loss_fn, names, output_fn)
+        objective = FlatObjective(model, loss_fn, names, output_fn, output_curvature)
         log.debug(f"influence over {objective.n_params} parameters in {len(names)} tensors (scope {scope})")
-        target_grad = objective.mean_grad(target_batches)
+        target = objective if target_loss_fn is None else FlatObjective(model, target_loss_fn, names, output_fn)
+        target_grad = target.mean_grad(target_batches)
         ihvp = solve_ihvp(objective, train_batches, target_grad, solver)
         direction = ihvp.solution
         per_sample = PerSampleGrads(objective, chunk_size)

@@ -76,7 +76,7 @@ REGISTRY: dict[str, Strategy] = {
             McDropoutConfig,
             select_mcdropout,
             ("mol_id",),
-            "most uncertain first; score = std of predictions over dropout passes",
+            "most uncertain first; score = the spread over dropout passes (std; classification: BALD by default)",
             needs=frozenset({"model"}),
             context=mcdropout_context,
         ),

@@ -43,6 +43,11 @@ class SelectionConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def for_task(self, task: str | None) -> SelectionConfig:
+        """This config with its task-dependent settings resolved for a checkpoint of `task` (None: no checkpoint
+        given); a strategy whose settings depend on the task overrides it."""
+        return self
+
 
 @dataclass
 class SelectionContext:
@@ -51,8 +56,10 @@ class SelectionContext:
     train_smiles: Sequence[str] | None = None  # maxmin: stay far from these too
     scores: pl.DataFrame | None = None  # influence: mol_id, score (the `molpeft influence` table)
     model: Any = None  # mcdropout: a torch.nn.Module with Dropout layers
-    predict: Callable[[Any, Any], Any] | None = None  # mcdropout: predict(model, batch) -> (rows,) tensor
+    # mcdropout: predict(model, batch) -> (rows,) tensor: the prediction (classification: the probability)
+    predict: Callable[[Any, Any], Any] | None = None
     batches: Iterable[Any] | None = None  # mcdropout: pool batches, in pool row order
+    task: str | None = None  # the checkpoint's task (tasks.TASKS), where a strategy runs one; None: regression
 
 
 # what a strategy may need beyond the pool (`Strategy.needs`), and the select step's setting that gives it

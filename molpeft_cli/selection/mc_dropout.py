@@ -58,10 +58,25 @@ def mc_dropout_predictions(
     (tensors repeated along dim 0; other dict values passed unchanged).
     The global torch RNG is seeded inside and restored afterwards.
     """
+    mean, std = mc_dropout_summaries(model, predict, batches, _mean_and_std, passes, seed, forward_rows)
+    return mean, std
+
+
+def mc_dropout_summaries(
+    model: Any,
+    predict: Callable[[Any, Any], Any],
+    batches: Iterable[Any],
+    summarise: Callable[[Any], tuple],
+    passes: int = 100,
+    seed: int = 0,
+    forward_rows: int = 512,
+) -> tuple[np.ndarray, ...]:
+    """The passes of `mc_dropout_predictions`, each batch's (passes, rows) float64 samples reduced by
+    `summarise(samples) -> tuple of (rows,) tensors`; the summaries of every batch concatenated in row order."""
     import numpy as np
     import torch
 
-    means, stds = [], []
+    parts: list[tuple] = []
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     devices = [device] if device.type == "cuda" else []
     with dropout_only_train_mode(model) as n_dropout, torch.no_grad(), torch.random.fork_rng(devices=devices):
@@ -77,11 +92,14 @@ def mc_dropout_predictions(
                 repeated = batch if n == 1 else _repeated(batch, n)
                 outputs.append(torch.as_tensor(predict(model, repeated)).reshape(n, rows))
             samples = torch.cat(outputs).double().cpu()
-            means.append(samples.mean(0).numpy())
-            stds.append(samples.std(0).numpy())
-    if not means:
+            parts.append(tuple(part.numpy() for part in summarise(samples)))
+    if not parts:
         raise MolpeftError("no pool batches to run MC dropout on")
-    return np.concatenate(means), np.concatenate(stds)
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+def _mean_and_std(samples: Any) -> tuple:
+    return samples.mean(0), samples.std(0)
 
 
 def _tensors(batch: Any) -> list:

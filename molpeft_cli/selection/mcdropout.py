@@ -1,13 +1,16 @@
 """`mcdropout`: predictive uncertainty from Monte Carlo dropout; the most uncertain pool molecules first.
 
 Only Dropout modules are switched to train mode (batch norm and the rest stay in eval), `passes` stochastic
-forward passes run per pool batch with several passes stacked along the batch dimension, and
-score = the standard deviation of the predictions over passes (`prediction_mean` keeps their mean).
+forward passes run per pool batch with several passes stacked along the batch dimension, and score = the
+checkpoint task's uncertainty (selection/uncertainty.py): regression, the standard deviation of the predictions
+over passes; classification, BALD by default (or the predictive entropy, or the std) of the per-pass
+probabilities, named in an `uncertainty` column. `prediction_mean` keeps the mean prediction (classification:
+the mean probability of the positive class).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from molpeft_cli.errors import MolpeftError
@@ -18,7 +21,9 @@ from molpeft_cli.selection.base import (
     choose_top,
     selection_frame,
 )
-from molpeft_cli.selection.mc_dropout import dropout_only_train_mode, mc_dropout_predictions
+from molpeft_cli.selection.mc_dropout import dropout_only_train_mode, mc_dropout_predictions, mc_dropout_summaries
+from molpeft_cli.selection.uncertainty import AUTO, MEASURES, check_uncertainty, resolve_uncertainty
+from molpeft_cli.tasks import CLASSIFICATION, REGRESSION
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,6 +47,9 @@ class McDropoutConfig(SelectionConfig):
     forward_rows: int = field(
         default=512, metadata={"help": "rows per forward pass when passes are stacked (pool rows x passes)"}
     )
+    uncertainty: str = field(
+        default=AUTO, metadata={"help": "auto (std for regression, bald for classification), std, bald, entropy"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,19 +58,54 @@ class McDropoutConfig(SelectionConfig):
         if self.forward_rows < 1:
             raise MolpeftError(f"forward_rows must be >= 1, got {self.forward_rows}")
         if self.threshold is not None and self.threshold < 0:
-            raise MolpeftError(f"mcdropout threshold is a standard deviation (>= 0), got {self.threshold}")
+            raise MolpeftError(f"mcdropout threshold is an uncertainty (>= 0), got {self.threshold}")
+        check_uncertainty(self.uncertainty)
+
+    def to_dict(self) -> dict:
+        """The settings as the manifest records them; `uncertainty` only when it is not auto (regression
+        selections record what they did before the setting existed)."""
+        settings = super().to_dict()
+        if settings["uncertainty"] == AUTO:
+            del settings["uncertainty"]
+        return settings
+
+    def for_task(self, task: str | None) -> McDropoutConfig:
+        """This config with `uncertainty` resolved for a checkpoint of `task` (auto kept for regression)."""
+        if task is None or (task == REGRESSION and self.uncertainty == AUTO):
+            return self
+        return replace(self, uncertainty=resolve_uncertainty(self.uncertainty, task))
 
 
 def select_mcdropout(pool: pl.DataFrame, config: McDropoutConfig, context: SelectionContext) -> pl.DataFrame:
     if context.model is None or context.predict is None or context.batches is None:
         raise MolpeftError("strategy 'mcdropout' needs a model, a predict function and pool batches")
-    mean, std = mc_dropout_predictions(
-        context.model, context.predict, context.batches, config.passes, config.seed, config.forward_rows
-    )
-    if len(std) != pool.height:
-        raise MolpeftError(f"MC dropout gave {len(std)} predictions for {pool.height} pool rows")
-    order = choose_top(pool, std, config)
-    return selection_frame(pool, order, std, NAME, extra={"prediction_mean": mean})
+    task = context.task or REGRESSION
+    measure = resolve_uncertainty(config.uncertainty, task)
+    if task == REGRESSION:  # the regression path exactly as before the classification measures existed
+        mean, score = mc_dropout_predictions(
+            context.model, context.predict, context.batches, config.passes, config.seed, config.forward_rows
+        )
+    else:
+        mean, score = mc_dropout_summaries(context.model, context.predict, context.batches,
+                                           lambda samples: _probability_summary(samples, measure), config.passes,
+                                           config.seed, config.forward_rows)
+    if len(score) != pool.height:
+        raise MolpeftError(f"MC dropout gave {len(score)} predictions for {pool.height} pool rows")
+    order = choose_top(pool, score, config)
+    chosen = selection_frame(pool, order, score, NAME, extra={"prediction_mean": mean})
+    if task == CLASSIFICATION:
+        import polars as pl
+
+        chosen = chosen.with_columns(pl.lit(measure, dtype=pl.String).alias("uncertainty"))
+    return chosen
+
+
+def _probability_summary(probabilities, measure: str) -> tuple:
+    """(mean probability, the measure) of (passes, rows) probabilities of the positive class."""
+    if bool(((probabilities < 0) | (probabilities > 1)).any()):
+        raise MolpeftError("classification MC dropout needs probabilities in [0, 1] from predict "
+                           "(sigmoid of the logit)")
+    return probabilities.mean(0), MEASURES[measure](probabilities)
 
 
 def length_sorted(pool: pl.DataFrame) -> pl.DataFrame:
@@ -74,8 +117,9 @@ def length_sorted(pool: pl.DataFrame) -> pl.DataFrame:
 
 
 def mcdropout_context(inputs: SelectionInputs, batch_size: int = 64) -> tuple[pl.DataFrame, SelectionContext]:
-    """The pool sorted by length, and the loaded checkpoint's model, a predict function in original label units
-    and the pool's batches in that order (consecutive rows, so they carry little padding)."""
+    """The pool sorted by length, and the loaded checkpoint's model, its task, a predict function (regression: in
+    original label units; classification: the probability sigmoid(logit)) and the pool's batches in that order
+    (consecutive rows, so they carry little padding)."""
     import torch
 
     from molpeft_cli.training.batching import iter_batches
@@ -96,4 +140,11 @@ def mcdropout_context(inputs: SelectionInputs, batch_size: int = 64) -> tuple[pl
             out = model(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
         return out.logits.squeeze(-1).float().cpu() * std + mean
 
-    return pool, SelectionContext(model=ft.model, predict=predict, batches=batches)
+    def predict_probability(model, batch):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
+        return torch.sigmoid(out.logits.squeeze(-1).float()).cpu()
+
+    task = ft.task
+    return pool, SelectionContext(model=ft.model, predict=predict_probability if task == CLASSIFICATION else predict,
+                                  batches=batches, task=task)

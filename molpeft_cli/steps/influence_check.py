@@ -111,7 +111,8 @@ def influence_check(config: CheckStepConfig, runtime: Runtime = Runtime(), argv:
         "start_loss": measured.start_loss, "base_loss": measured.base_loss,
         "measured_change": np.round(measured.measured, 8).tolist(), "n_train": measured.n_train,
         "seconds": measured.seconds, "subset_members": [np.flatnonzero(m).tolist() for m in measured.members],
-        "record": c.retraining}})
+        "record": c.retraining,
+        **({"task": measured.task} if measured.task != "regression" else {})}})  # new key for classification
     return CheckStepResult(table, measured)
 
 

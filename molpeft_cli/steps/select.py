@@ -12,6 +12,7 @@ from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.tasks import CLASSIFICATION
 
 if TYPE_CHECKING:
     import polars as pl
@@ -41,6 +42,8 @@ class SelectConfig:
                                "from (default: --exclude's table).")
     model: str | None = option(None, "mcdropout: fine-tuned checkpoint directory.")
     passes: int = option(100, "mcdropout: stochastic forward passes.")
+    uncertainty: str = option("auto", "mcdropout: the score: auto (std for a regression checkpoint, bald for a "
+                              "classification one), std, bald (mutual information), entropy (predictive).")
     scores: str | None = option(None, "influence: scores table from `molpeft influence`.")
     truncate: bool = option(True, "mcdropout: cut over-long molecules instead of failing.")
     bf16: bool = option(False, "mcdropout: forward passes under bfloat16 autocast (several times faster on "
@@ -52,6 +55,9 @@ class SelectConfig:
         if self.strategy not in STRATEGIES:
             raise SettingError("strategy", f"unknown {{setting}} {self.strategy!r}; choose one of "
                                f"{', '.join(STRATEGIES)}")
+        from molpeft_cli.selection.uncertainty import check_uncertainty
+
+        check_uncertainty(self.uncertainty)
 
     @property
     def guarded_splits(self) -> tuple[str, ...]:
@@ -59,8 +65,9 @@ class SelectConfig:
 
     def params(self) -> dict[str, Any]:
         """The manifest's params: every setting except the input files, the output and the seed (the manifest
-        records the resolved seed on its own); the guarded splits as a list."""
-        skipped = {*self.inputs, "output", "seed"}
+        records the resolved seed on its own); the guarded splits as a list; `uncertainty` only when it is not
+        auto (so regression manifests stay as they were before the setting existed)."""
+        skipped = {*self.inputs, "output", "seed", *(("uncertainty",) if self.uncertainty == "auto" else ())}
         params = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skipped}
         params["exclude_splits"] = list(self.guarded_splits)
         return params
@@ -87,7 +94,7 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     split_table = load_molecules(c.exclude, "split") if c.exclude else None
     train_table = load_molecules(c.train, "train") if c.train else split_table
     score_table = read_table(c.scores) if c.scores else None
-    options = dict(k=c.k, threshold=c.threshold, seed=seed, passes=c.passes)
+    options = dict(k=c.k, threshold=c.threshold, seed=seed, passes=c.passes, uncertainty=c.uncertainty)
     chosen, record = run_selection(pool_table, c.strategy, options, split_table, c.guarded_splits, train_table,
                                    c.model, score_table, c.truncate, bf16=c.bf16, device=runtime.device)
     write_table(chosen, c.output)
@@ -136,10 +143,19 @@ def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.Da
     loaded = _load_finetuned(model, device) if "model" in entry.needs and model is not None else None
     kept, context = entry.context(SelectionInputs(kept, train=train, scores=scores, model=loaded,
                                                   truncate=truncate, bf16=bf16))
+    config = config.for_task(context.task)
     chosen = select_pool(kept, strategy, config, context)
     log.info(f"{strategy}: chose {chosen.height} of {kept.height} pool molecules"
              + (f" ({guard['excluded']} excluded as valid/test compounds)" if guard["excluded"] else ""))
-    return chosen, {"guard": guard, "config": config.to_dict(), "chosen": chosen.height}
+    record = {"guard": guard, "config": config.to_dict(), "chosen": chosen.height}
+    if context.task == CLASSIFICATION:  # new keys for classification only; regression records stay as they were
+        record["task"] = context.task
+        uncertainty = getattr(config, "uncertainty", None)
+        if uncertainty is not None:
+            record["uncertainty"] = uncertainty
+            log.info(f"{strategy}: score = {record['uncertainty']} of the classification checkpoint's "
+                     "probabilities")
+    return chosen, record
 
 
 def _load_finetuned(checkpoint: str, device: str):

@@ -3,10 +3,11 @@
 Each training row's output gradient J_i (over the parameters in scope) is projected to k dimensions with a
 seeded Gaussian matrix R (k x P, entries N(0, 1/k), so E[R^T R] = I and inner products are kept), and
 
-    x = R^T (R G R^T + damping*I)^-1 R v,   G = (c/n) sum_i J_i J_i^T
+    x = R^T (R G R^T + damping*I)^-1 R v,   G = (1/n) sum_i c_i J_i J_i^T
 
-is the damped inverse of the Gauss-Newton matrix G of the mean training loss (c = the loss's second derivative
-in the output: 2 for squared error; G equals the Hessian at a perfect fit and is positive semi-definite
+is the damped inverse of the Gauss-Newton matrix G of the mean training loss (c_i = row i's loss's second
+derivative in the output: 2 for squared error, p_i (1 - p_i) for binary cross-entropy on the logit, the
+objective's `output_curvature`; G equals the Hessian at a perfect fit and is positive semi-definite
 everywhere, so no damping is needed for stability). Scores are then pool gradients dotted with x, as for the
 other solvers. Cost: one per-row gradient per training row and a k x k solve, whatever P is; R is generated
 in column blocks from the seed (cached when small), so memory stays O(rows x P + k^2). With k >= P there is no
@@ -79,12 +80,12 @@ def projected_ihvp(
     damping: float | None = None,
     damping_ratio: float = 0.01,
     seed: int = 0,
-    output_curvature: float = 2.0,
+    output_curvature: float | None = None,
     rows_per_projection: int = 256,
     chunk_size: int | None = None,
 ) -> IHVPResult:
     """x = R^T (R G R^T + damping I)^-1 R v (module docstring); damping None: damping_ratio * largest
-    eigenvalue of R G R^T."""
+    eigenvalue of R G R^T. `output_curvature` None: the objective's (a constant, or one per row)."""
     if objective.output_fn is None:
         raise MolpeftError("solver 'projected' needs the model's output per row (output_fn)")
     projection = RandomProjection(objective.n_params, proj_dim, seed, objective.theta)
@@ -92,6 +93,9 @@ def projected_ihvp(
     kernel = torch.zeros(projection.dim, projection.dim, dtype=torch.float64, device=v.device)
     pending: list[torch.Tensor] = []
     rows = 0
+    per_row = output_curvature is None and callable(objective.output_curvature)
+    if output_curvature is None and not per_row:
+        output_curvature = float(objective.output_curvature)
 
     def flush() -> None:
         if pending:
@@ -100,14 +104,19 @@ def projected_ihvp(
             pending.clear()
 
     for batch in train_batches:
-        pending.append(jacobians(batch))
+        rows_jacobian = jacobians(batch)
+        if per_row:  # sqrt(c_i) J_i, so that the kernel sums c_i (R J_i)(R J_i)^T
+            weight = torch.as_tensor(objective.row_curvature(batch), dtype=rows_jacobian.dtype,
+                                     device=rows_jacobian.device)
+            rows_jacobian = rows_jacobian * weight.clamp_min(0).sqrt().unsqueeze(1)
+        pending.append(rows_jacobian)
         rows += batch_size(batch)
         if sum(p.shape[0] for p in pending) >= rows_per_projection:
             flush()
     flush()
     if rows == 0:
         raise MolpeftError("no training rows to build the Gauss-Newton matrix from")
-    kernel *= output_curvature / rows
+    kernel *= (1.0 if per_row else output_curvature) / rows
     kernel = (kernel + kernel.T) / 2
     largest = _largest_eigenvalue(kernel)
     if damping is None:
