@@ -1,4 +1,5 @@
-"""Train/valid/test splits with DeepChem's splitters, plus a split-quality summary (as the original study had)."""
+"""Train/valid/test splits with DeepChem's splitters (and a stratified random split of binary labels), plus a
+split-quality summary (as the original study had; with class counts for binary labels)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from molpeft_cli.chem.fingerprints import max_tanimoto_to, morgan_fingerprints
 from molpeft_cli.chem.quiet import import_deepchem
 from molpeft_cli.chem.scaffolds import murcko_scaffolds
 from molpeft_cli.errors import MolpeftError, SettingError
+from molpeft_cli.tasks import is_binary
 
 SPLITS = ("train", "valid", "test")
+MIN_CLASS_MOLECULES = 10  # fewer molecules of a class in a split than this make its metrics noisy: warn
 # CLI name -> DeepChem splitter class name
 STRATEGIES = {  # keys match choices.SPLIT_STRATEGIES
     "random": "RandomSplitter",
@@ -35,17 +38,42 @@ def check_fractions(frac: tuple[float, float, float]) -> tuple[float, float, flo
     return frac
 
 
+def stratified_random_assignment(labels: np.ndarray, frac: tuple[float, float, float], seed: int) -> np.ndarray:
+    """train/valid/test for each molecule: every class is shuffled (seeded) and cut at the fractions on its own,
+    so each split holds the classes in the proportions of the whole table (to within one molecule per class)."""
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=object)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        members = members[rng.permutation(len(members))]
+        n = len(members)
+        cut_train = int(np.floor(frac[0] * n + 0.5))
+        cut_valid = max(cut_train, int(np.floor((frac[0] + frac[1]) * n + 0.5)))
+        assignment[members[:cut_train]] = "train"
+        assignment[members[cut_train:cut_valid]] = "valid"
+        assignment[members[cut_valid:]] = "test"
+    return assignment
+
+
 def split_molecules(
-    table: pl.DataFrame, strategy: str, frac: tuple[float, float, float], seed: int
+    table: pl.DataFrame, strategy: str, frac: tuple[float, float, float], seed: int, stratify: bool = False
 ) -> pl.DataFrame:
-    """Return the table with `split` (train/valid/test) and `scaffold` columns, using DeepChem's splitter."""
+    """Return the table with `split` (train/valid/test) and `scaffold` columns, using DeepChem's splitter;
+    `stratify` (random only, binary labels): each split keeps the class proportions."""
     if strategy not in STRATEGIES:
         raise MolpeftError(f"unknown split strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     check_fractions(frac)
     if table.height < 3:
         raise MolpeftError(f"need at least 3 molecules to split, got {table.height}")
-    dc = import_deepchem()
     smiles = table["smiles_canonical"].to_list()
+    if stratify:
+        check_stratify(strategy, table["label"])
+        assignment = stratified_random_assignment(table["label"].to_numpy(), frac, seed)
+        return table.with_columns(
+            pl.Series("split", assignment.tolist(), dtype=pl.String),
+            pl.Series("scaffold", murcko_scaffolds(smiles), dtype=pl.String),
+        )
+    dc = import_deepchem()
     labels = table["label"].fill_null(float("nan")).to_numpy()
     dataset = dc.data.NumpyDataset(X=np.zeros((len(smiles), 1)), y=labels, ids=np.array(smiles, dtype=object))
     splitter = getattr(dc.splits, STRATEGIES[strategy])()
@@ -67,6 +95,38 @@ def split_molecules(
     )
 
 
+def check_stratify(strategy: str, labels: pl.Series | None = None) -> None:
+    """Stratification is for the random strategy and binary (0/1) labels."""
+    if strategy != "random":
+        raise SettingError("stratify", f"{{setting}} applies to the random split strategy only, not to "
+                           f"{strategy}; use {{strategy}} random, or leave out {{setting}}")
+    if labels is not None and not is_binary(labels.to_list()):
+        raise SettingError("stratify", "{setting} needs binary labels (0 and 1, as the data step writes for "
+                           f"classification); these have {labels.n_unique()} distinct values")
+
+
+def class_counts(table: pl.DataFrame) -> dict[str, dict[str, int]] | None:
+    """Positive and negative molecules per split, when the labels are binary (else None)."""
+    if not is_binary(table["label"].to_list()):
+        return None
+    counts = {}
+    for name in SPLITS:
+        labels = table.filter(pl.col("split") == name)["label"].drop_nulls()
+        positive = int((labels == 1.0).sum())
+        counts[name] = {"positive": positive, "negative": labels.len() - positive}
+    return counts
+
+
+def thin_classes(counts: dict[str, dict[str, int]], least: int = MIN_CLASS_MOLECULES) -> list[str]:
+    """'test: 4 positive'-style notes for every non-empty split with fewer than `least` molecules of a class."""
+    notes = []
+    for name, per_class in counts.items():
+        few = [f"{n} {kind}" for kind, n in per_class.items() if n < least]
+        if few and sum(per_class.values()):  # an empty split is warned about on its own
+            notes.append(f"{name}: {' and '.join(few)}")
+    return notes
+
+
 @dataclass
 class SplitSummary:
     strategy: str
@@ -74,6 +134,7 @@ class SplitSummary:
     shared_scaffolds: dict[str, int]
     test_max_tanimoto_mean: float
     test_max_tanimoto_median: float
+    class_counts: dict[str, dict[str, int]] | None = None  # binary labels: positive/negative per split
 
     def to_dict(self) -> dict:
         return {
@@ -84,6 +145,7 @@ class SplitSummary:
                 "mean": self.test_max_tanimoto_mean,
                 "median": self.test_max_tanimoto_median,
             },
+            **({"class_counts": self.class_counts} if self.class_counts is not None else {}),
         }
 
     def comparison_row(self) -> dict:
@@ -96,6 +158,8 @@ class SplitSummary:
             row[f"label_mean_{name}"] = s["label_mean"]
             row[f"label_sd_{name}"] = s["label_sd"]
             row[f"scaffolds_{name}"] = s["scaffolds"]
+            if self.class_counts is not None:
+                row[f"positive_{name}"] = self.class_counts[name]["positive"]
         row["shared_scaffolds_total"] = self.shared_scaffolds["any"]
         row["test_max_tanimoto_mean"] = self.test_max_tanimoto_mean
         row["test_max_tanimoto_median"] = self.test_max_tanimoto_median
@@ -135,6 +199,7 @@ def summarize_split(table: pl.DataFrame, strategy: str) -> SplitSummary:
         shared_scaffolds=shared,
         test_max_tanimoto_mean=float(sims.mean()) if sims.size else float("nan"),
         test_max_tanimoto_median=float(np.median(sims)) if sims.size else float("nan"),
+        class_counts=class_counts(table),
     )
 
 

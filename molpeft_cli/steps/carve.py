@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.tasks import is_binary
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ def carve(config: CarveConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     rest, carved = carve_pool(table, c.size, seed)
     log.info(f"carved a pool of {carved.height} molecules ({carved['smiles_canonical'].n_unique()} compounds) "
              f"out of {table.height}; {rest.height} remain")
+    if is_binary(table["label"].to_list()):  # whole scaffold groups take no heed of classes: say what they hold
+        log.info(f"positive molecules: {int(carved['label'].sum())} of {carved.height} in the pool, "
+                 f"{int(rest['label'].sum())} of {rest.height} in the rest")
     write_table(carved, c.pool)
     recorder.write(c.pool, extra={"pool_size": carved.height, "remaining": rest.height})
     write_table(rest, c.output)

@@ -11,6 +11,7 @@ from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.tasks import CLASSIFICATION, TASK_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,13 @@ class DataConfig:
     unlabeled: bool = option(False, "Allow a table without labels (an unlabeled pool).")
     rejects: str | None = option(None, "Write rejected rows with reasons here.")
     strict: bool = option(False, "Fail if any row is rejected.")
-    dedupe: str = option("mean", f"Duplicate compounds: {'|'.join(DEDUPE_MODES)}.")
+    dedupe: str = option("mean", f"Duplicate compounds: {'|'.join(DEDUPE_MODES)} (classification: mean keeps the "
+                         "majority class).")
+    task: str = option("auto", f"{'|'.join(TASK_CHOICES)}: auto reads labels 0/1, or two non-numeric values "
+                       "(true/false, active/inactive, any two strings), as binary classification.")
+    positive_class: str | None = option(None, "Classification: the label value that is the positive class "
+                                        "(default: the first of true/false, yes/no, active/inactive, ...; else "
+                                        "1, else the value that sorts last).", metavar="VALUE")
     sha256: str | None = option(None, "Expected sha256 of the source file or download.")
     refresh: bool = option(False, "Download again (bundled names: MoleculeNet's canonical CSV).")
     sample: int | None = option(None, "Keep a seeded random sample of this many molecules (after rejects and "
@@ -42,6 +49,8 @@ class DataConfig:
                                f"{', '.join(DEDUPE_MODES)}")
         if self.sample is not None and self.sample < 1:
             raise SettingError("sample", "{setting} must be at least 1")
+        if self.task not in TASK_CHOICES:
+            raise SettingError("task", f"unknown {{setting}} {self.task!r}; choose one of {', '.join(TASK_CHOICES)}")
 
 
 @dataclass
@@ -50,11 +59,13 @@ class DataResult:
     rejects: Any  # polars.DataFrame: rejected rows with reasons
     output: str
     columns: dict[str, str | None]
+    task: str = "regression"  # the task the labels were read for
+    label_mapping: dict[str, str | None] | None = None  # classification: the positive and negative raw values
 
 
 def load_data(config: DataConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> DataResult:
     """Read a dataset, standardise every molecule with RDKit, and write the molecule table."""
-    from molpeft_cli.data.loading import log_build
+    from molpeft_cli.data.loading import class_counts, log_build
     from molpeft_cli.data.molecules import build_molecule_table
     from molpeft_cli.data.recorder import Recorder
     from molpeft_cli.data.registry import resolve_source
@@ -67,11 +78,12 @@ def load_data(config: DataConfig, runtime: Runtime = Runtime(), argv: list[str] 
     seed = runtime.seed_for(c.seed)
     recorder = Recorder("data", dict(source=c.source, smiles_col=c.smiles_col, label_col=c.label_col,
                                      id_col=c.id_col, unlabeled=c.unlabeled, strict=c.strict, dedupe=c.dedupe,
-                                     refresh=c.refresh, sample=c.sample),
+                                     refresh=c.refresh, sample=c.sample) | _task_params(c),
                         seed if c.sample else None, {"source": resolved.path, "config": c.config}, argv, config=c)
     raw = read_table(resolved.path)
     result = build_molecule_table(raw, source=resolved.name, smiles_col=c.smiles_col, label_col=c.label_col,
-                                  id_col=c.id_col, unlabeled=c.unlabeled, dedupe=c.dedupe)
+                                  id_col=c.id_col, unlabeled=c.unlabeled, dedupe=c.dedupe, task=c.task,
+                                  positive_class=c.positive_class)
     log_build(result, resolved.name)
     if c.rejects:
         write_table(result.rejects, c.rejects)
@@ -85,11 +97,23 @@ def load_data(config: DataConfig, runtime: Runtime = Runtime(), argv: list[str] 
     if c.sample is not None and c.sample < molecules.height:
         molecules = molecules.sample(n=c.sample, seed=seed, shuffle=False)
         log.info(f"kept a random sample of {c.sample} molecules (seed {seed})")
+    labels = result.labels
+    task_record: dict[str, Any] = {"task": labels.task}
+    if labels.task == CLASSIFICATION:
+        task_record |= {"label_mapping": labels.label_mapping, "class_counts": class_counts(molecules["label"])}
+        if molecules.height < result.molecules.height:
+            log.info(f"the sample's classes: {task_record['class_counts']}")
     write_table(molecules, c.output)
     recorder.write(c.output, extra={"source": {"origin": resolved.origin, "sha256": resolved.sha256},
                                     "counts": {"molecules": molecules.height, "rejects": result.rejects.height,
                                                "duplicate_groups": result.duplicates.groups},
-                                    "columns": result.columns})
+                                    "columns": result.columns, **task_record})
     if c.output != "-":
         log.info(f"wrote {molecules.height} molecules to {c.output}")
-    return DataResult(molecules, result.rejects, c.output, result.columns)
+    return DataResult(molecules, result.rejects, c.output, result.columns, labels.task, labels.label_mapping)
+
+
+def _task_params(c: DataConfig) -> dict[str, Any]:
+    """The task settings among the manifest's params only when set, so a regression manifest keeps its params."""
+    return ({"task": c.task} if c.task != "auto" else {}) | (
+        {"positive_class": c.positive_class} if c.positive_class is not None else {})

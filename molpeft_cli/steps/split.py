@@ -28,6 +28,7 @@ class SplitConfig:
     seed: int | None = option(None, "Split seed (default: the global --seed).")
     summary: str | None = option(None, "Write the split-quality summary here as JSON.")
     compare: bool = option(False, "Run all six strategies; -o gets one comparison table.")
+    stratify: bool = option(False, "Random strategy, binary labels: keep the class proportions in every split.")
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
@@ -35,6 +36,10 @@ class SplitConfig:
         if not self.compare and self.strategy not in SPLIT_STRATEGIES:
             raise SettingError("strategy", f"unknown split strategy {self.strategy!r} ({{setting}}); choose one of "
                                f"{', '.join(SPLIT_STRATEGIES)}")
+        if self.stratify:
+            from molpeft_cli.chem.splitters import check_stratify
+
+            check_stratify("all six strategies" if self.compare else self.strategy)
 
 
 @dataclass
@@ -48,7 +53,15 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     """Split a molecule table into train/valid/test and summarise scaffold overlap and test-to-train similarity."""
     import polars as pl
 
-    from molpeft_cli.chem.splitters import STRATEGIES, check_fractions, split_molecules, summarize_split
+    from molpeft_cli.chem.splitters import (
+        MIN_CLASS_MOLECULES,
+        STRATEGIES,
+        check_fractions,
+        check_stratify,
+        split_molecules,
+        summarize_split,
+        thin_classes,
+    )
     from molpeft_cli.data.atomic import write_text_atomic
     from molpeft_cli.data.loading import load_molecules
     from molpeft_cli.data.recorder import Recorder
@@ -59,14 +72,19 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
     check_fractions(c.frac)
     seed = runtime.seed_for(c.seed)
     table = load_molecules(c.input, "input")
-    recorder = Recorder("split", dict(strategy="all" if c.compare else c.strategy, frac=list(c.frac),
-                                      compare=c.compare), seed, {"input": c.input, "config": c.config}, argv, config=c)
+    if c.stratify:
+        check_stratify(c.strategy, table["label"])
+    params = dict(strategy="all" if c.compare else c.strategy, frac=list(c.frac), compare=c.compare)
+    if c.stratify:  # only when set, so the params of every other split stay as they were
+        params["stratify"] = True
+    recorder = Recorder("split", params, seed, {"input": c.input, "config": c.config}, argv, config=c)
     strategies = list(STRATEGIES) if c.compare else [c.strategy]
     summaries = []
     split_table = None
     for name in strategies:
-        log.info(f"splitting {table.height} molecules with the {name} splitter")
-        split_table = split_molecules(table, name, c.frac, seed)
+        log.info(f"splitting {table.height} molecules with the {name} splitter"
+                 + (" (stratified by class)" if c.stratify else ""))
+        split_table = split_molecules(table, name, c.frac, seed, stratify=c.stratify)
         counts = split_table["split"].value_counts()
         present = dict(zip(counts["split"].to_list(), counts["count"].to_list(), strict=True))
         empty = [part for part, fraction in zip(("train", "valid", "test"), c.frac, strict=True)
@@ -75,7 +93,15 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
             log.warning(f"the {name} split of {table.height} molecules left {' and '.join(empty)} empty "
                         f"(fractions {', '.join(map(str, c.frac))}); fine-tuning needs train and valid molecules "
                         "and eval a test split: use more molecules or other fractions")
-        summaries.append(summarize_split(split_table, name))
+        summary = summarize_split(split_table, name)
+        thin = thin_classes(summary.class_counts) if summary.class_counts else []
+        if thin:
+            text = (f"the {name} split has fewer than {MIN_CLASS_MOLECULES} molecules of a class ("
+                    f"{', '.join(thin)}): metrics and early stopping on it will be noisy; use more molecules or "
+                    "larger fractions")
+            log.warning(text if c.stratify or name != "random" else SettingError("stratify", text + " ({setting} "
+                                                                                 "keeps the class proportions)"))
+        summaries.append(summary)
     if c.summary:
         payload = [s.to_dict() for s in summaries] if c.compare else summaries[0].to_dict()
         write_text_atomic(c.summary, json.dumps(payload, indent=2) + "\n")
