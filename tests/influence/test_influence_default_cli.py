@@ -38,6 +38,9 @@ def test_a_run_that_stops_short_says_so(runner, tiny_finetuned) -> None:
     _, ihvp, result = run_influence(runner, tiny_finetuned, "short", "--depth", "20")
     lines = [line for line in result.stderr.splitlines() if "stopped short" in line]
     assert len(lines) == 1 and f"{ihvp['residual']:.3g}" in lines[0]
+    shown = " ".join(result.stderr.split())  # Rich wraps long lines
+    assert "(--depth 20)" in shown and "or compare with --solver exact" in shown  # the CLI shows flags
+    assert "(depth 20)" in ihvp["note"]  # the manifest names settings
     assert ihvp["stopped_short"] and not ihvp["converged"] and ihvp["residual"] > 0.02
     assert ihvp["iterations"] == 20 and "stopped short" in ihvp["note"]
 

@@ -84,24 +84,24 @@ def solve_ihvp(
         f"converged={result.converged}"
     )
     if not result.converged:
-        result.note = stop_message(result, config)
-        log.warning(result.note)
+        warning = stop_message(result, config)
+        result.note = warning.render()  # setting names in the manifest; the CLI shows the warning with its flags
+        log.warning(warning)
     return result
 
 
-def stop_message(result: IHVPResult, config: SolverConfig) -> str:
-    """The one line that says a solve stopped short, with its residual and which settings to change (by name:
-    it is logged and recorded in the manifest)."""
+def stop_message(result: IHVPResult, config: SolverConfig) -> SettingError:
+    """The one line that says a solve stopped short, with its residual and which settings to change (named
+    through placeholders: rendered with setting names in the manifest, with flags by the CLI)."""
     if result.solver == "cg":
-        advice = "increase cg_max_iter or damping"
-        where = f"cg_max_iter {config.cg_max_iter}"
+        setting, advice, where = "cg_max_iter", "increase {setting} or {damping}", f"{{setting}} {config.cg_max_iter}"
     elif result.residual > 1:  # a stable run's mean update is at most |v|: this one is still growing
-        advice = "the estimate is growing (negative curvature or too large a step): raise damping"
-        where = f"depth {config.depth}"
+        setting, where = "damping", f"{{depth}} {config.depth}"
+        advice = "the estimate is growing (negative curvature or too large a step): raise {setting}"
     else:
-        advice = "raise depth, or step while step*(largest eigenvalue + damping) < 2"
-        where = f"depth {config.depth}" + (", fixed_depth" if config.fixed_depth else "")
+        setting, advice = "depth", "raise {setting}, or {step} while step*(largest eigenvalue + damping) < 2"
+        where = f"{{setting}} {config.depth}" + (", {fixed_depth}" if config.fixed_depth else "")
     tol = config.cg_tol if result.solver == "cg" else config.tol
-    return (f"{result.solver} did not converge (stopped short): relative residual {result.residual:.3g} > tol "
-            f"{tol:g} after {result.iterations} iterations ({where}); scores are approximate: {advice}, "
-            "or compare with solver exact")
+    return SettingError(setting, f"{result.solver} did not converge (stopped short): relative residual "
+                        f"{result.residual:.3g} > tol {tol:g} after {result.iterations} iterations ({where}); scores "
+                        "are approximate: " + advice + ", or compare with {solver} exact")
