@@ -244,7 +244,16 @@ def test_classification_refusals(runner, binary_split, lipo_split_small, tiny_ba
                                           str(tmp_path / "p.parquet")]), "is a classification checkpoint")
     assert_one_line_error(invoke(runner, ["eval", str(regressor), str(binary_split), "-o",
                                           str(tmp_path / "p.parquet")]), "is a regression checkpoint")
-    assert not any((tmp_path / name).exists() for name in ("a", "b", "c", "d", "e", "p.parquet"))
+    # extras of continuous labels would silently turn a 0/1 training set into regression
+    from molpeft_cli.data.molecules import build_molecule_table
+
+    pool = build_molecule_table(pl.DataFrame({"id": ["x1", "x2"], "smiles": ["CCOc1ccccc1", "CCCCN"],
+                                              "label": [1.7, 3.2]}), source="pool").molecules
+    extra = tmp_path / "extra.parquet"
+    pool.with_columns(pl.lit("random").alias("strategy")).write_parquet(extra)
+    assert_one_line_error(invoke(runner, ["finetune", str(binary_split), *base, "--extra", str(extra), "-o",
+                                          str(tmp_path / "f")]), "the --extra molecules' are not")
+    assert not any((tmp_path / name).exists() for name in ("a", "b", "c", "d", "e", "f", "p.parquet"))
 
 
 def test_eval_and_predict_of_a_classification_checkpoint(runner, binary_split, classifier, tmp_path):
