@@ -23,8 +23,12 @@ def _train_with_progress(run, max_epochs: int):
 
         def on_epoch(row: dict) -> None:
             mark = "*" if row["improved"] else " "
+            if "valid_mse" in row:
+                scores = f"valid MSE {row['valid_mse']:.3f} MAE {row['valid_mae']:.3f}"
+            else:
+                scores = f"valid log loss {row['valid_log_loss']:.3f} ROC-AUC {row['valid_roc_auc']:.3f}"
             progress.update(task, advance=1, status=f"epoch {row['epoch']}{mark} train {row['train_loss']:.3f} "
-                            f"valid MSE {row['valid_mse']:.3f} MAE {row['valid_mae']:.3f}")
+                            f"{scores}")
 
         return run(on_epoch)
 
@@ -37,5 +41,5 @@ def register(app: typer.Typer) -> None:
         _train_with_progress(lambda on_epoch: finetune(config, runtime, argv(), on_epoch=on_epoch),
                              config.recipe.max_epochs)
 
-    step_command(app, "finetune", FinetuneConfig, handle, "Fine-tune the regression model on the train split "
-                 "(plus --extra molecules); early stopping on valid.")
+    step_command(app, "finetune", FinetuneConfig, handle, "Fine-tune the model on the train split (plus --extra "
+                 "molecules) for regression or binary classification (--task); early stopping on valid.")

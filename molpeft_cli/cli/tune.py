@@ -18,4 +18,5 @@ def register(app: typer.Typer) -> None:
         info(f"wrote {result.directory}/tune.md, results.parquet, trials.parquet and best.toml")
 
     step_command(app, "tune", TuneConfig, handle, "Grid-search the fine-tuning recipe (lr; LoRA rank/alpha) on "
-                 "the validation split; writes tune.md, results.parquet, trials.parquet, best.toml.")
+                 "the validation split (MSE; log loss for classification); writes tune.md, results.parquet, "
+                 "trials.parquet, best.toml.")

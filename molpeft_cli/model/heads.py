@@ -1,4 +1,5 @@
-"""Task models on the MoLFormer encoder (kept under `molformer.`): masked-LM and single-output regression.
+"""Task models on the MoLFormer encoder (kept under `molformer.`): masked-LM and single-output regression, and the
+losses of the tasks' single output (MSE; binary cross-entropy on the logit for classification, `task_loss`).
 
 State-dict keys of the heads:
 - `MolformerForMaskedLM`: `lm_head.transform.dense`, `lm_head.transform.LayerNorm`, `lm_head.decoder` (no
@@ -6,11 +7,14 @@ State-dict keys of the heads:
 - `MolformerForRegression`: `regressor.out_proj.{weight,bias}` (the original study's head: dropout on the masked-mean
   pooled output, then one linear layer to 1 output; dropout = config.classifier_dropout_prob, or
   hidden_dropout_prob when that is None). The published port's `classifier.{dense,dense2,out_proj}` head is a
-  different, deeper head: its keys are ignored when loading (see `molpeft_cli.model.loading`).
+  different, deeper head: its keys are ignored when loading (see `molpeft_cli.model.loading`). Binary
+  classification uses the same head: its one output is the logit of the positive class.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +47,32 @@ def regression_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str =
     if prediction.dtype in (torch.bfloat16, torch.float16):
         prediction = prediction.float()
     return nn.functional.mse_loss(prediction, labels.to(prediction.dtype).view(-1), reduction=reduction)
+
+
+def binary_classification_loss(logits: torch.Tensor, labels: torch.Tensor, pos_weight: float | None = None,
+                               reduction: str = "mean") -> torch.Tensor:
+    """The binary classification loss: cross-entropy of the head's single logit (`logits` [batch, 1]) against 0/1
+    `labels` [batch] (BCE with logits), in float32 under autocast. `pos_weight` multiplies the positive rows' term
+    (imbalance; None = 1). `reduction="none"`: one loss per row; "mean" averages the rows (weighted or not)."""
+    logit = logits.squeeze(-1)
+    if logit.dtype in (torch.bfloat16, torch.float16):
+        logit = logit.float()
+    weight = None if pos_weight is None else torch.as_tensor(float(pos_weight), dtype=logit.dtype,
+                                                             device=logit.device)
+    return nn.functional.binary_cross_entropy_with_logits(logit, labels.to(logit.dtype).view(-1),
+                                                          pos_weight=weight, reduction=reduction)
+
+
+def task_loss(task: str, pos_weight: float | None = None) -> Callable[..., torch.Tensor]:
+    """The fine-tuning loss of `task` as `loss(logits, labels, reduction="mean")`: `regression_loss`, or
+    `binary_classification_loss` with `pos_weight` (classification only) bound."""
+    from molpeft_cli.tasks import REGRESSION, check_task
+
+    if check_task(task) == REGRESSION:
+        if pos_weight is not None:
+            raise ValueError("pos_weight applies to classification only")
+        return regression_loss
+    return functools.partial(binary_classification_loss, pos_weight=pos_weight)
 
 
 class MolformerLMTransform(nn.Module):

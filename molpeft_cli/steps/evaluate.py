@@ -1,4 +1,5 @@
-"""The `eval` step: predictions and metrics of a fine-tuned checkpoint on one split of a table."""
+"""The `eval` step: predictions and metrics of a fine-tuned checkpoint on one split of a table, in the checkpoint's
+task (regression; binary classification: probabilities and ROC-AUC, PR-AUC, accuracy, log loss, Brier)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.tasks import CLASSIFICATION
 
 SPLIT_CHOICES = ("train", "valid", "test", "all")
 log = logging.getLogger(__name__)
@@ -38,12 +40,17 @@ class EvalConfig:
 
 @dataclass
 class EvalResult:
-    predictions: Any  # polars.DataFrame: mol_id, split, label, prediction
-    metrics: dict[str, Any]  # the metrics row: run, split, n, mse, rmse, mae, r2, spearman, params, ...
+    # polars.DataFrame: mol_id, split, label, prediction; classification: mol_id, split, label, probability (of the
+    # positive class) and prediction (the same value, for code that reads `prediction`)
+    predictions: Any
+    # the metrics row: run, split, the task's metrics (tasks.METRICS: n, mse, rmse, mae, r2, spearman; for
+    # classification a `task` column and n, n_positive, roc_auc, pr_auc, accuracy, ...), params, seed, ...
+    metrics: dict[str, Any]
 
 
 def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> EvalResult:
-    """Predict one split with a checkpoint; metrics n, MSE, RMSE, MAE, R2, Spearman (labelled rows)."""
+    """Predict one split with a checkpoint; the metrics of its task on the labelled rows (regression: n, MSE,
+    RMSE, MAE, R2, Spearman; classification: `tasks.METRICS["classification"]`)."""
     from pathlib import Path
 
     import polars as pl
@@ -53,7 +60,7 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
     from molpeft_cli.data.tables import write_table
     from molpeft_cli.errors import InputError
     from molpeft_cli.training.checkpoint import load_finetuned
-    from molpeft_cli.training.metrics import regression_metrics
+    from molpeft_cli.training.metrics import task_metrics
     from molpeft_cli.training.prediction import predict_molecules
 
     c = config
@@ -78,13 +85,18 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
     if unlabelled:
         log.warning(f"{unlabelled} of {table.height} molecules in split {c.split!r} have no label: predicted, "
                     "but left out of the metrics")
+    check_labels_fit(ft.task, table.filter(pl.col("label").is_not_null())["label"].to_list(), c.checkpoint, c.data)
     preds = predict_molecules(ft, table["smiles_canonical"].to_list(), table["mol_id"].to_list(),
                               truncate=c.truncate)
-    out = table.select("mol_id", "split", "label").with_columns(pl.Series("prediction", preds))
+    out = table.select("mol_id", "split", "label")
+    if ft.task == CLASSIFICATION:
+        out = out.with_columns(pl.Series("probability", preds))
+    out = out.with_columns(pl.Series("prediction", preds))
     labelled = out.filter(pl.col("label").is_not_null())
-    scores = regression_metrics(labelled["label"].to_numpy(), labelled["prediction"].to_numpy())
+    scores = task_metrics(ft.task, labelled["label"].to_numpy(), labelled["prediction"].to_numpy())
     meta = ft.meta
-    row = {"run": c.run or Path(c.checkpoint).name, "split": c.split, **scores,
+    task_column = {"task": ft.task} if ft.task == CLASSIFICATION else {}
+    row = {"run": c.run or Path(c.checkpoint).name, "split": c.split, **task_column, **scores,
            "trainable_params": meta["trainable_params"], "total_params": meta["total_params"],
            "train_seconds": meta["train_seconds"], "seed": meta["seed"], "peft": meta["peft"],
            "selection": meta["selection"], "model": meta["base_model"]["ref"], "variant": c.variant,
@@ -95,3 +107,21 @@ def evaluate(config: EvalConfig, runtime: Runtime = Runtime(), argv: list[str] |
         recorder.write(c.metrics, extra={"metrics": row})
     recorder.write(c.output, extra={"metrics": row})
     return EvalResult(out, row)
+
+
+def check_labels_fit(task: str, labels: list[float], checkpoint: str, data: str) -> None:
+    """Refuse labels of the other task: continuous labels for a classification checkpoint, 0/1 ones for a
+    regression checkpoint."""
+    from molpeft_cli.errors import InputError
+    from molpeft_cli.tasks import is_binary
+
+    if task == CLASSIFICATION:
+        other = sorted({v for v in labels if v not in (0.0, 1.0)})
+        if other:
+            raise InputError(f"{checkpoint} is a classification checkpoint, but {data} has labels other than 0/1 "
+                             f"({len(other)} distinct values such as {other[0]:g}): a regression endpoint; "
+                             "evaluate it with a regression checkpoint")
+    elif is_binary(labels):
+        raise InputError(f"{checkpoint} is a regression checkpoint, but the labels of {data} are 0/1 (a "
+                         "classification endpoint); evaluate it with a classification checkpoint (the finetune step "
+                         "with task classification)")

@@ -13,6 +13,7 @@ from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+from molpeft_cli.tasks import CLASSIFICATION
 from molpeft_cli.training.options import FinetuneOptions
 
 if TYPE_CHECKING:
@@ -44,15 +45,17 @@ class FinetuneConfig:
 @dataclass
 class FinetuneResult:
     checkpoint: Path  # the checkpoint directory written
-    meta: dict[str, Any]  # what finetune.json records: method, counts, best epoch and valid MSE, selection, ...
-    log: Any  # polars.DataFrame, one row per epoch: train_loss, valid_mse, valid_mae, seconds
+    meta: dict[str, Any]  # what finetune.json records: method, counts, best epoch and valid score, selection, ...
+    log: Any  # polars.DataFrame, one row per epoch: train_loss, valid_mse, valid_mae (classification:
+    # valid_log_loss, valid_roc_auc), lr, seconds
 
 
 
 
 def finetune(config: FinetuneConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None,
              on_epoch: Callable[[dict], None] | None = None) -> FinetuneResult:
-    """Fine-tune the regression model on the train split (plus `extra` tables); early stopping on valid. Returns a
+    """Fine-tune the model on the train split (plus `extra` tables) for the recipe's task (regression or binary
+    classification; auto: decided on the training labels); early stopping on valid. Returns a
     `FinetuneResult` (checkpoint directory, its meta, the training log); `on_epoch` sees each epoch's row."""
     c = config
     check_step_outputs(c, {"output": True}, ("split_table", "extra", "model", "config"))
@@ -103,6 +106,51 @@ def extras_label(extras: list[pl.DataFrame]) -> str:
     return "+".join(names) if names else "none"
 
 
+SCORE_NAMES = {"mse": "MSE", "log_loss": "log loss", "roc_auc": "ROC-AUC"}
+
+
+def resolve_training_task(requested: str, split_labels: list, labels, has_extras: bool) -> str:
+    """The task of the training molecules (train split plus extras); extras whose labels are not 0/1 beside a
+    0/1 train split are refused, as they would silently turn a classification set into regression."""
+    from molpeft_cli.tasks import is_binary, resolve_task
+
+    if has_extras and is_binary(split_labels) and not is_binary(labels):
+        raise SettingError("extra", "the train split's labels are 0/1 (classification) but the {setting} "
+                           "molecules' are not: a pool of another task or unit")
+    return resolve_task(requested, labels, setting="task")
+
+
+def describe_task(task: str, labels, pos_weight: float | None) -> str:
+    """The log line stating the task decision."""
+    if task != CLASSIFICATION:
+        return f"task: {task}"
+    counts = class_counts(labels)
+    return (f"task: classification (labels 0/1; {counts['positive']} positive of {len(labels)} training "
+            f"molecules; positive weight {pos_weight:.3g})")
+
+
+def class_counts(labels) -> dict[str, int]:
+    positives = int(sum(1 for v in labels if v == 1.0))
+    return {"positive": positives, "negative": int(len(labels)) - positives}
+
+
+def check_base_task(model_ref: str, task: str) -> None:
+    """A fine-tuned checkpoint given as the base model must be of the same task."""
+    import json
+
+    meta_path = Path(model_ref) / "finetune.json"
+    if not meta_path.is_file():
+        return
+    try:
+        other = str(json.loads(meta_path.read_text()).get("task", "regression"))
+    except (OSError, ValueError, AttributeError):
+        return  # loading the model reports a damaged checkpoint
+    if other != task:
+        raise SettingError("model", f"{{setting}} {model_ref} is a fine-tuned {other} checkpoint, but these "
+                           f"training labels make this a {task} run; start from a base model or a {task} "
+                           "checkpoint")
+
+
 def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_ref: str, extra_paths: list[str],
                  seed: int | None, drop_leaking: bool = False, config_file: str | None = None, *,
                  runtime: Runtime = Runtime(), argv: list[str] | None = None,
@@ -125,7 +173,7 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     from molpeft_cli.settings import resolve_device
     from molpeft_cli.training.checkpoint import BaseModelRef, config_overrides, save_finetuned
     from molpeft_cli.training.distributed import launch_context, shutdown
-    from molpeft_cli.training.regression import LabelledSet, finetune_regression, with_features
+    from molpeft_cli.training.regression import LabelledSet, finetune_supervised, with_features
 
     runtime.apply_threads()
     dist = launch_context(resolve_device(runtime.device))  # torchrun's rank, or one process
@@ -143,6 +191,14 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
     train_table = gather_training_data(split, extras, drop_leaking)
     valid_table = split.filter(pl.col("split") == "valid")
     train, valid = LabelledSet.from_table(train_table), LabelledSet.from_table(valid_table)
+    train_split = split.filter(pl.col("split") == "train")
+    task = resolve_training_task(options.task, train_split["label"].to_list(), train.labels, bool(extras))
+    options = options.for_task(task)
+    pos_weight = options.pos_weight_for(train.labels)
+    log.info(describe_task(task, train.labels, pos_weight))
+    if task == CLASSIFICATION:  # the task's settings join the recorded ones (regression's records stay as they were)
+        recorder.params = {**options.to_dict(), "model": model_ref, "drop_leaking": drop_leaking}
+    check_base_task(model_ref, task)
     # the features' statistics come from the train split alone, so every selection of a seed shares them
     features, (train, valid) = with_features(
         options.features, split.filter(pl.col("split") == "train")["smiles_canonical"].to_list(), train, valid)
@@ -160,7 +216,7 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
              f"{len(valid.ids)} validation")
     if dist.distributed:
         log.info(f"data-parallel: {dist.world_size} processes ({dist.backend}), global batch {options.batch_size}")
-    result = finetune_regression(model, loaded.tokenizer, options, train, valid, seed, on_epoch,
+    result = finetune_supervised(model, loaded.tokenizer, options, train, valid, seed, on_epoch,
                                  device=runtime.device, dist=dist)
     if not dist.is_main:
         shutdown()
@@ -172,11 +228,13 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
                                  f"{loaded.tokenizer.model_max_length} positions were cut to fit: {shown}; recorded "
                                  "in finetune.json and the manifest (setting truncate; {no_truncate} makes this "
                                  "an error)"))
-    log.info(f"best epoch {result.best_epoch}: valid MSE {result.best_valid_mse:.4f} "
+    score = SCORE_NAMES[result.stop_metric]
+    log.info(f"best epoch {result.best_epoch}: valid {score} {result.best_valid_value:.4f} "
              f"({result.train_seconds:.1f} s training)")
     if not result.converged:
-        log.warning(SettingError("max_epochs", "not converged: the validation MSE was still improving within the "
-                                 f"last {options.patience} of {{setting}} {options.max_epochs} (raise {{setting}})"))
+        log.warning(SettingError("max_epochs", f"not converged: the validation {score} was still improving "
+                                 f"within the last {options.patience} of {{setting}} {options.max_epochs} (raise "
+                                 "{setting})"))
     meta = {
         "peft": options.peft,
         "base_model": base_ref.__dict__,
@@ -197,15 +255,19 @@ def run_finetune(split_path: str, output: str, options: FinetuneOptions, model_r
         "adapter": adapter.options_summary(options.to_dict()),
         "distributed": dist.describe(),
     }
+    if task == CLASSIFICATION:
+        meta.update({"task": task, "class_balance": {"train": class_counts(train.labels),
+                                                     "valid": class_counts(valid.labels),
+                                                     "pos_weight": result.pos_weight},
+                     "stop_metric": result.stop_metric, "best_valid_value": result.best_valid_value})
     if features is not None:
         meta["features"] = features.describe()
+    summary = ("trainable_params", "total_params", "best_epoch", "best_valid_mse", "converged", "selection",
+               "truncated", *(("task", "stop_metric", "best_valid_value") if task == CLASSIFICATION else ()))
     with atomic_dir(output) as tmp:
         save_finetuned(tmp, result.model, loaded.tokenizer, adapter, meta, features)
         write_table(result.log, tmp / "training_log.parquet")
-        recorder.write(tmp, extra={"result": {k: meta[k] for k in ("trainable_params", "total_params",
-                                                                   "best_epoch", "best_valid_mse", "converged",
-                                                                   "selection", "truncated")},
-                                         "distributed": dist.describe()},
+        recorder.write(tmp, extra={"result": {k: meta[k] for k in summary}, "distributed": dist.describe()},
                        directory=True)
     shutdown()
     log.info(f"wrote {output}")

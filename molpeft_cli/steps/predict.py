@@ -1,4 +1,6 @@
-"""The `predict` step: predictions for SMILES (given, or read from a SMILES file or table)."""
+"""The `predict` step: predictions for SMILES (given, or read from a SMILES file or table): values in label units,
+or for a classification checkpoint probabilities of the positive class (`probability`, and `prediction` the same).
+A table given as input keeps its other columns (ids, names) beside the predictions."""
 
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ class PredictConfig:
 
 @dataclass
 class PredictResult:
-    table: Any  # polars.DataFrame: smiles, smiles_canonical, prediction, error, truncated (one row per SMILES)
+    # polars.DataFrame, one row per SMILES: the input table's other columns (with --input TABLE), smiles,
+    # smiles_canonical, prediction, probability (classification only), error, truncated
+    table: Any
     failed: list[dict] = field(default_factory=list)  # the rows with an error
 
 
@@ -47,8 +51,13 @@ def predict(config: PredictConfig, runtime: Runtime = Runtime(), argv: list[str]
     c = config
     check_step_outputs(c, {"output": False}, ("input", "checkpoint", "config"))
     texts = list(c.smiles or [])
+    carried = None
     if c.input:
-        texts.extend(read_smiles(c.input))
+        from_file = read_smiles(c.input)
+        carried = input_columns(c.input)
+        if carried is not None and texts:  # SMILES given as arguments come first and have none of the columns
+            carried = pl.concat([carried.clear(len(texts)), carried])
+        texts.extend(from_file)
     if not texts:
         raise InputError("no SMILES given: pass them as arguments, with an input file, or '-' for stdin")
     runtime.apply_threads()
@@ -59,8 +68,27 @@ def predict(config: PredictConfig, runtime: Runtime = Runtime(), argv: list[str]
         raise SettingError("strict", f"{{setting}}: {failed[0]['smiles']!r}: {failed[0]['error']}")
     for r in failed:
         log.warning(f"{r['smiles']!r}: {r['error']}")
-    table = pl.DataFrame(rows, schema={"smiles": pl.String, "smiles_canonical": pl.String,
-                                       "prediction": pl.Float64, "error": pl.String, "truncated": pl.Boolean})
+    probability = {"probability": pl.Float64} if ft.task == "classification" else {}
+    table = pl.DataFrame(rows, schema={"smiles": pl.String, "smiles_canonical": pl.String, "prediction": pl.Float64,
+                                       **probability, "error": pl.String, "truncated": pl.Boolean})
+    if carried is not None and carried.width:
+        carried = carried.rename({name: f"{name}_input" for name in carried.columns if name in table.columns})
+        table = pl.concat([carried, table], how="horizontal")
     if c.output:
         write_table(table, c.output)
     return PredictResult(table, failed)
+
+
+def input_columns(path: str):
+    """The columns of an input table other than its SMILES column (polars.DataFrame, in file order), to keep
+    beside the predictions; None for a plain SMILES file."""
+    from pathlib import Path
+
+    from molpeft_cli.data.molecules import SMILES_NAMES, detect_column
+    from molpeft_cli.data.smiles_files import is_plain_smiles_file
+    from molpeft_cli.data.tables import read_table
+
+    if is_plain_smiles_file(Path(path)):
+        return None
+    table = read_table(path)
+    return table.drop(detect_column(table, None, SMILES_NAMES, "SMILES"))

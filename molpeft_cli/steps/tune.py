@@ -1,4 +1,5 @@
-"""The `tune` step: sweep a method's learning rate (and LoRA rank/alpha) on the validation split."""
+"""The `tune` step: sweep a method's learning rate (and LoRA rank/alpha) on the validation split (MSE for
+regression, log loss for classification)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class TuneResult:
 
 
 def tune(config: TuneConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> TuneResult:
-    """Grid-search the recipe on the validation split; writes tune.md, results.parquet, trials.parquet, best.toml
+    """Grid-search the recipe on the validation split (scored on the validation MSE; for classification the
+    validation log loss); writes tune.md, results.parquet, trials.parquet, best.toml
     and manifest.json to `output`."""
     from molpeft_cli.data.manifest import build_manifest, now
     from molpeft_cli.tuning import grid_for, run_sweep
@@ -55,10 +57,14 @@ def tune(config: TuneConfig, runtime: Runtime = Runtime(), argv: list[str] | Non
     grid = grid_for(c.recipe.peft, c.grid_lr or None, c.grid_lora_rank or None, c.grid_lora_alpha or None)
     result = run_sweep(c.split_table, c.output, grid, c.recipe, c.model, list(c.seeds), c.jobs, runtime.threads,
                        runtime.device)
+    fixed = c.recipe.for_task(result.task)
     params = {"peft": c.recipe.peft, "grid": grid.as_dicts(), "seeds": list(c.seeds), "model": c.model,
-              "fixed": c.recipe.to_dict(), "jobs": c.jobs}
+              "fixed": fixed.to_dict(), "jobs": c.jobs}
+    outcome = {"best": result.best, "trials": result.trials.height}
+    if result.task != "regression":  # the task and its score, for classification only (regression's records as before)
+        params["task"] = result.task
+        outcome["score"] = result.score
     manifest = build_manifest("tune", params, None, {"split": c.split_table, "config": c.config, "model": c.model},
-                              started, {"best": result.best, "trials": result.trials.height}, argv=argv,
-                              config=c)
+                              started, outcome, argv=argv, config=c)
     write_outputs(result, grid, c.recipe, manifest)
     return TuneResult(Path(c.output), result.best, margin_text(result.summary), result.summary)

@@ -68,6 +68,10 @@ class FinetunedModel:
         """regression or classification, as finetune.json records it (checkpoints from before it did: regression)."""
         return str(self.meta.get("task", "regression"))
 
+    def to_prediction(self, raw) -> np.ndarray:
+        """The head's raw outputs as this checkpoint's predictions (`task_prediction`)."""
+        return task_prediction(self.task, raw, self.label_mean, self.label_std)
+
     @property
     def label_mean(self) -> float:
         return float(self.meta["label_scaling"]["mean"])
@@ -75,6 +79,18 @@ class FinetunedModel:
     @property
     def label_std(self) -> float:
         return float(self.meta["label_scaling"]["std"])
+
+
+def task_prediction(task: str, raw, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """The one conversion from the head's raw output to the task's prediction: regression, the label scaling undone
+    (`raw * std + mean`, original units); classification, the probability of the positive class (sigmoid of the
+    logit)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if task == "classification":
+        from scipy.special import expit
+
+        return expit(raw)
+    return raw * std + mean
 
 
 def config_overrides(options: dict[str, Any], extra_features: int = 0) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Fine-tuning options: one typed dataclass whose field names are the CLI flags and the TOML `--config` keys."""
+"""Fine-tuning options: one typed dataclass whose field names are the CLI flags and the TOML `--config` keys.
+
+The task's own settings (`task`, `pos_weight`, `stop_metric`) are recorded (`to_dict`) for classification only, so
+a regression run's records read as they did before the settings existed.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from typing import Any
 
 from molpeft_cli.choices import ADAPTERS, FEATURE_SETS
 from molpeft_cli.errors import SettingError
+from molpeft_cli.tasks import CLASSIFICATION, REGRESSION, STOPPING_METRICS, TASK_CHOICES
 
 PEFT_METHODS = ADAPTERS
+TASK_SETTINGS = ("task", "pos_weight", "stop_metric")  # recorded for classification only
+STOP_METRIC_CHOICES = ("auto", *dict.fromkeys(m for metrics in STOPPING_METRICS.values() for m in metrics))
 
 
 @dataclass
@@ -19,10 +26,11 @@ class FinetuneOptions:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     batch_size: int = field(default=64, metadata={"help": "molecules per batch"})
     max_epochs: int = field(default=20, metadata={"help": "upper bound on epochs"})
-    patience: int = field(default=3, metadata={"help": "epochs without a better valid MSE before stopping"})
+    patience: int = field(default=3, metadata={"help": "epochs without a better validation score (--stop-metric) "
+                                                       "before stopping"})
     warmup_epochs: float = field(default=0.5, metadata={"help": "linear learning-rate warmup, in epochs of steps"})
     plateau_factor: float = field(default=0.5, metadata={"help": "learning-rate multiplier after each epoch "
-                                                                "without a better valid MSE (1 = constant)"})
+                                                                "without a better validation score (1 = constant)"})
     classifier_dropout: float | None = field(default=None, metadata={"help": "head dropout (default 0.5; "
                                                                               "0.2 for BitFit)"})
     embedding_dropout: float = field(default=0.2, metadata={"help": "embedding dropout"})
@@ -43,6 +51,14 @@ class FinetuneOptions:
     bf16: bool = field(default=False, metadata={"help": "train under bfloat16 autocast (CPU: several times faster; "
                                                         "validation and predictions stay float32)",
                                                 "flags": ("--bf16/--fp32",)})
+    task: str = field(default="auto", metadata={"help": "auto | regression | classification (auto: training "
+                                                        "labels exactly 0 and 1 -> classification)"})
+    pos_weight: str = field(default="1", metadata={"help": "classification: weight of the positive class in the "
+                                                           "loss, a number or auto (negatives / positives of the "
+                                                           "training molecules)"})
+    stop_metric: str = field(default="auto", metadata={"help": "validation score early stopping watches: mse "
+                                                               "(regression), log_loss (classification's default) "
+                                                               "or roc_auc"})
 
     def __post_init__(self) -> None:
         if self.peft not in PEFT_METHODS:
@@ -70,6 +86,47 @@ class FinetuneOptions:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise SettingError(name, f"{{setting}} must be in [0, 1), got {value}")
+        if self.task not in TASK_CHOICES:
+            raise SettingError("task", f"unknown {{setting}} {self.task!r}; choose one of {', '.join(TASK_CHOICES)}")
+        if self.stop_metric not in STOP_METRIC_CHOICES:
+            raise SettingError("stop_metric", f"unknown {{setting}} {self.stop_metric!r}; choose one of "
+                               f"{', '.join(STOP_METRIC_CHOICES)}")
+        if str(self.pos_weight) != "auto":
+            try:
+                weight = float(self.pos_weight)
+            except (TypeError, ValueError):
+                weight = float("nan")
+            if not (weight > 0 and weight < float("inf")):
+                raise SettingError("pos_weight", f"{{setting}} must be auto or a positive number, got "
+                                   f"{self.pos_weight!r}")
+        if self.task != "auto":
+            self.for_task(self.task)
+
+    def for_task(self, task: str) -> FinetuneOptions:
+        """These options for `task` (regression or classification): `task` set, `stop_metric` auto resolved to
+        the task's default; a setting of the other task is a SettingError."""
+        from dataclasses import replace
+
+        if task == REGRESSION and str(self.pos_weight) != "1":
+            raise SettingError("pos_weight", "{setting} applies to classification only; this task is regression")
+        allowed = STOPPING_METRICS[task]
+        if self.stop_metric not in ("auto", *allowed):
+            raise SettingError("stop_metric", f"{{setting}} {self.stop_metric} does not apply to {task}; choose "
+                               f"{' or '.join(allowed)}")
+        stop = allowed[0] if self.stop_metric == "auto" else self.stop_metric
+        if (task, stop) == (self.task, self.stop_metric):
+            return self
+        return replace(self, task=task, stop_metric=stop)
+
+    def pos_weight_for(self, labels) -> float | None:
+        """The positive class's loss weight for these 0/1 training labels (auto = negatives / positives); None for
+        regression."""
+        if self.task != CLASSIFICATION:
+            return None
+        if str(self.pos_weight) != "auto":
+            return float(self.pos_weight)
+        positives = sum(1 for v in labels if v == 1.0)
+        return (len(labels) - positives) / positives if positives else 1.0
 
     def resolved(self) -> FinetuneOptions:
         """Fill the unset defaults from the adapter registry, the one place they are declared: the chosen method's
@@ -90,5 +147,10 @@ class FinetuneOptions:
         return FinetuneOptions(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The options as recorded: every field, the task's own (`TASK_SETTINGS`) only for classification."""
+        values = asdict(self)
+        if self.task != CLASSIFICATION:
+            for name in TASK_SETTINGS:
+                values.pop(name)
+        return values
 

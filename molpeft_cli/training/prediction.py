@@ -1,4 +1,5 @@
-"""Predictions from a fine-tuned checkpoint, in original label units (the training scaling undone)."""
+"""Predictions from a fine-tuned checkpoint: in original label units (the training scaling undone) for regression,
+probabilities of the positive class for classification (`FinetunedModel.to_prediction`)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,22 @@ def predict_molecules(ft: FinetunedModel, smiles: Sequence[str], ids: Sequence[s
                     f"fit: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
     z = predict_encoded(ft.model, encoded.input_ids, ft.tokenizer.pad_token_id, batch_size,
                         features=ft.featurize(smiles))
-    return z * ft.label_std + ft.label_mean
+    return ft.to_prediction(z)
 
 
 def predict_smiles_rows(ft: FinetunedModel, smiles: Sequence[str], truncate: bool = False) -> list[dict]:
-    """One row per input SMILES: canonical form, prediction, a per-row error instead of an exception, and whether
-    the molecule was cut to the model's positions (`truncate`)."""
+    """One row per input SMILES: canonical form, prediction (for classification also `probability`, the same
+    value), a per-row error instead of an exception, and whether the molecule was cut to the model's positions
+    (`truncate`)."""
     from molpeft_cli.chem.standardize import parse_smiles
 
+    classification = ft.task == "classification"
     rows = []
     for text in smiles:
         parsed = parse_smiles(text)
         rows.append({"smiles": text, "smiles_canonical": parsed.smiles_canonical, "prediction": None,
-                     "error": parsed.reason, "truncated": False})
+                     **({"probability": None} if classification else {}), "error": parsed.reason,
+                     "truncated": False})
     ok = [r for r in rows if r["error"] is None]
     if not ok:
         return rows
@@ -52,4 +56,6 @@ def predict_smiles_rows(ft: FinetunedModel, smiles: Sequence[str], truncate: boo
         preds = predict_molecules(ft, [r["smiles_canonical"] for r in fits], truncate=truncate)
         for row, value in zip(fits, preds, strict=True):
             row["prediction"] = float(value)
+            if classification:
+                row["probability"] = float(value)
     return rows

@@ -1,10 +1,14 @@
-"""Supervised fine-tuning of the regression model (stage 2), and prediction.
+"""Supervised fine-tuning (stage 2) of the single-output model, for regression or binary classification, and
+prediction.
 
-Labels are standardised with the training split's mean and sd (stored with the checkpoint, undone at prediction);
-the loss is MSE on standardised labels; early stopping watches the validation MSE (original units) and the best
-epoch's weights are restored. AdamW with weight decay on weight matrices only, and a warmup-then-plateau learning
-rate (`training/optim.py`). A run has *converged* when early stopping fired: `patience` epochs in a row without a
-better validation MSE within --max-epochs; a run that used every epoch while still improving has not.
+Regression: labels are standardised with the training split's mean and sd (stored with the checkpoint, undone at
+prediction); the loss is MSE on standardised labels; early stopping watches the validation MSE (original units).
+Classification (`options.task`): 0/1 labels as they are (no scaling), binary cross-entropy on the head's logit
+(positive rows weighted by `pos_weight`), early stopping on the validation log loss or ROC-AUC (higher is better).
+Either way the best epoch's weights are restored. AdamW with weight decay on weight matrices only, and a
+warmup-then-plateau learning rate (`training/optim.py`). A run has *converged* when early stopping fired:
+`patience` epochs in a row without a better validation score within --max-epochs; a run that used every epoch
+while still improving has not.
 Runs are seeded: the same seed on the same machine gives the same model.
 """
 
@@ -22,18 +26,18 @@ import torch
 from torch import nn
 
 from molpeft_cli.errors import MolpeftError, SettingError
-from molpeft_cli.model.heads import regression_loss
+from molpeft_cli.model.heads import regression_loss, task_loss
 from molpeft_cli.training.batching import iter_batches, restore_order
 from molpeft_cli.training.distributed import DistContext, predict_sharded, shard_batch
 from molpeft_cli.training.loop import EarlyStopping, snapshot
-from molpeft_cli.training.metrics import regression_metrics
+from molpeft_cli.training.metrics import classification_metrics, regression_metrics
 from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
 
 # regression_loss (model.heads): the task's loss on the head's output, re-exported as the fine-tuning loop uses it
-__all__ = ["FinetuneResult", "LabelScaler", "LabelledSet", "encode", "finetune_regression", "predict_encoded",
-           "regression_loss", "with_features"]
+__all__ = ["FinetuneResult", "LabelScaler", "LabelledSet", "encode", "finetune_regression", "finetune_supervised",
+           "log_schema", "predict_encoded", "regression_loss", "with_features"]
 
 
 @dataclass
@@ -100,12 +104,23 @@ class FinetuneResult:
     model: nn.Module
     log: pl.DataFrame
     best_epoch: int
-    best_valid_mse: float
+    best_valid_mse: float | None  # regression's best validation MSE; None for classification
     train_seconds: float
     scaler: LabelScaler
     truncated: list[str]
     converged: bool = False  # early stopping fired (patience epochs without improvement) within max_epochs
     epochs_run: int = 0
+    task: str = "regression"
+    stop_metric: str = "mse"
+    best_valid_value: float | None = None  # the stop metric's value at the best epoch
+    pos_weight: float | None = None  # classification: the positive rows' loss weight
+
+
+def log_schema(task: str) -> dict:
+    """The training log's columns and types for `task`."""
+    scores = ("valid_mse", "valid_mae") if task == "regression" else ("valid_log_loss", "valid_roc_auc")
+    return {"epoch": pl.Int64, "train_loss": pl.Float64, **{name: pl.Float64 for name in scores},
+            "lr": pl.Float64, "seconds": pl.Float64}
 
 
 def encode(tokenizer, data: LabelledSet | Sequence[str], truncate: bool, ids: Sequence[str] | None = None,
@@ -143,7 +158,7 @@ def predict_encoded(model: nn.Module, input_ids: list[list[int]], pad_id: int, b
     return restore_order(indices, outputs).numpy()
 
 
-def finetune_regression(
+def finetune_supervised(
     model: nn.Module,
     tokenizer,
     options: FinetuneOptions,
@@ -154,26 +169,36 @@ def finetune_regression(
     device: str = "auto",
     dist: DistContext | None = None,
 ) -> FinetuneResult:
-    """Train `model` (already prepared by its adapter) and return it with the best validation epoch restored.
-    Under torchrun, `dist` is this process's rank (training.distributed; its device wins over `device`) and
-    `options.batch_size` is the global batch."""
+    """Train `model` (already prepared by its adapter) for `options.task` (auto: decided on the training labels)
+    and return it with the best validation epoch restored. Under torchrun, `dist` is this process's rank
+    (training.distributed; its device wins over `device`) and `options.batch_size` is the global batch; the same
+    data-parallel paths serve both tasks."""
     if len(train.ids) == 0:
         raise MolpeftError("the training set is empty")
     if len(valid.ids) == 0:
         raise MolpeftError("the validation split is empty; early stopping needs it")
     from molpeft_cli.settings import resolve_device
+    from molpeft_cli.tasks import HIGHER_IS_BETTER, REGRESSION, resolve_task
+    from molpeft_cli.training.checkpoint import task_prediction
 
+    task = resolve_task(options.task, train.labels)
+    options = options.for_task(task)
+    regression = task == REGRESSION
+    if not regression:
+        check_classification_sets(train, valid, options.stop_metric)
+    pos_weight = options.pos_weight_for(train.labels)
+    loss_fn = task_loss(task, None if pos_weight in (None, 1.0) else pos_weight)
     dist = dist or DistContext(device=resolve_device(device))
     torch.manual_seed(dist.rank_seed(seed))
     device = torch.device(dist.device)
     model.to(device)
     train_model = dist.wrap(model)
-    scaler = LabelScaler.fit(train.labels)
+    scaler = LabelScaler.fit(train.labels) if regression else LabelScaler(0.0, 1.0)  # 0/1 labels as they are
     enc_train = encode(tokenizer, train, options.truncate, what="training")
     enc_valid = encode(tokenizer, valid, options.truncate, what="validation")
     truncated = [train.ids[i] for i in enc_train.truncated] + [valid.ids[i] for i in enc_valid.truncated]
     pad_id = tokenizer.pad_token_id
-    z_train = scaler.transform(train.labels)
+    z_train = scaler.transform(train.labels) if regression else train.labels
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise MolpeftError("no parameter is trainable")
@@ -181,7 +206,8 @@ def finetune_regression(
 
     optimizer, schedule = finetune_optimizer(model, options,
                                              math.ceil(len(enc_train.input_ids) / options.batch_size))
-    stopping, best_state, converged = EarlyStopping(options.patience), None, False
+    stopping = EarlyStopping(options.patience, higher_is_better=HIGHER_IS_BETTER[options.stop_metric])
+    best_state, converged = None, False
     rows = []
     started = time.perf_counter()
     for epoch in range(1, options.max_epochs + 1):
@@ -198,13 +224,13 @@ def finetune_regression(
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
                 out = train_model(**batch.inputs())
             if dist.distributed:
-                per_row = regression_loss(out.logits, batch.labels, reduction="none")
+                per_row = loss_fn(out.logits, batch.labels, reduction="none")
                 loss = dist.rank_loss(per_row, shard)
                 step = dist.all_sum(torch.stack([(per_row.detach() * shard.weights.to(device)).sum().double().cpu(),
                                                  shard.weights.sum().double()]))
                 step_loss, step_count = float(step[0]) / float(step[1]), int(step[1])
             else:
-                loss = regression_loss(out.logits, batch.labels)
+                loss = loss_fn(out.logits, batch.labels)
                 step_loss, step_count = None, len(batch.indices)
             if not math.isfinite(loss.item() if step_loss is None else step_loss):  # the same on every rank
                 raise SettingError("lr", f"training diverged at epoch {epoch} (loss {loss.item()}); lower {{setting}}")
@@ -216,17 +242,26 @@ def finetune_regression(
             total += (loss.item() if step_loss is None else step_loss) * step_count
             count += step_count
         if dist.distributed:  # each rank predicts its block of the validation set; every rank gets them all
-            pred = scaler.inverse(predict_sharded(
+            raw = predict_sharded(
                 dist, lambda rows: predict_encoded(model, [enc_valid.input_ids[i] for i in rows], pad_id,
                                                    features=None if valid.features is None else valid.features[rows]),
-                list(range(len(enc_valid.input_ids)))).numpy())
+                list(range(len(enc_valid.input_ids)))).numpy()
         else:
-            pred = scaler.inverse(predict_encoded(model, enc_valid.input_ids, pad_id, features=valid.features))
-        metrics = regression_metrics(valid.labels, pred)
-        row = {"epoch": epoch, "train_loss": total / count, "valid_mse": metrics["mse"],
-               "valid_mae": metrics["mae"], "lr": schedule.lr, "seconds": time.perf_counter() - epoch_start}
+            raw = predict_encoded(model, enc_valid.input_ids, pad_id, features=valid.features)
+        if regression:
+            metrics = regression_metrics(valid.labels, scaler.inverse(raw))
+            scores = {"valid_mse": metrics["mse"], "valid_mae": metrics["mae"]}
+        else:
+            probabilities = task_prediction(task, raw)
+            if not np.isfinite(probabilities).all():
+                raise SettingError("lr", f"training diverged at epoch {epoch} (non-finite validation logits); "
+                                   "lower {setting}")
+            metrics = classification_metrics(valid.labels, probabilities)
+            scores = {"valid_log_loss": metrics["log_loss"], "valid_roc_auc": metrics["roc_auc"]}
+        row = {"epoch": epoch, "train_loss": total / count, **scores, "lr": schedule.lr,
+               "seconds": time.perf_counter() - epoch_start}
         rows.append(row)
-        improved = stopping.update(metrics["mse"], epoch)
+        improved = stopping.update(metrics[options.stop_metric], epoch)
         if improved:
             best_state = snapshot(model)
         if on_epoch:
@@ -237,7 +272,22 @@ def finetune_regression(
             break
     model.load_state_dict(best_state)
     model.to("cpu").eval()  # checkpoints are written from CPU tensors
-    log = pl.DataFrame(rows, schema={"epoch": pl.Int64, "train_loss": pl.Float64, "valid_mse": pl.Float64,
-                                     "valid_mae": pl.Float64, "lr": pl.Float64, "seconds": pl.Float64})
-    return FinetuneResult(model, log, stopping.best_step, stopping.best, time.perf_counter() - started, scaler,
-                          truncated, converged, len(rows))
+    log = pl.DataFrame(rows, schema=log_schema(task))
+    return FinetuneResult(model, log, stopping.best_step, stopping.best if regression else None,
+                          time.perf_counter() - started, scaler, truncated, converged, len(rows), task,
+                          options.stop_metric, stopping.best, pos_weight)
+
+
+finetune_regression = finetune_supervised  # the loop's name from before classification; code may import either
+
+
+def check_classification_sets(train: LabelledSet, valid: LabelledSet, stop_metric: str) -> None:
+    """Classification's training and validation labels are 0/1, and ROC-AUC stopping needs both classes in valid."""
+    from molpeft_cli.tasks import is_binary
+
+    if not np.isin(valid.labels, (0.0, 1.0)).all():
+        raise MolpeftError("the validation labels are not 0/1 while the training labels are: the splits hold "
+                           "different tasks")
+    if stop_metric == "roc_auc" and not is_binary(valid.labels):
+        raise SettingError("stop_metric", "{setting} roc_auc needs both classes in the validation split, which "
+                           f"has only label {valid.labels[0]:g}; use {{setting}} log_loss")

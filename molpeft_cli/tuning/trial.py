@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# what a trial is scored by, per task: lower is better for both
+SCORES = {"regression": "valid_mse", "classification": "valid_log_loss"}
+
 
 @dataclass(frozen=True)
 class TrialSpec:
@@ -38,7 +41,8 @@ def train_valid_sets(split_path: str):
 
 
 def run_trial(spec: TrialSpec) -> dict[str, Any]:
-    """Train one configuration; its best validation MSE, epochs, convergence, time and per-epoch log."""
+    """Train one configuration; its score (`SCORES[task]`: the validation MSE, or for classification the validation
+    log loss, at the epoch early stopping chose), epochs, convergence, time and per-epoch log."""
     import logging
 
     import torch
@@ -48,7 +52,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
     from molpeft_cli.settings import apply_threads
     from molpeft_cli.training.checkpoint import config_overrides
     from molpeft_cli.training.options import FinetuneOptions
-    from molpeft_cli.training.regression import finetune_regression, with_features
+    from molpeft_cli.training.regression import finetune_supervised, with_features
 
     apply_threads(spec.threads)  # a worker process: the sweep's share of the threads
     options = FinetuneOptions(**spec.options)
@@ -62,9 +66,14 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         loaded = load_pretrained(spec.model_path, "regression", config_overrides=config_overrides(
             spec.options, 0 if features is None else features.dim))
         model = REGISTRY[options.peft].prepare(loaded.model, spec.options)
-        result = finetune_regression(model, loaded.tokenizer, options, train, valid, spec.seed, device=spec.device)
+        result = finetune_supervised(model, loaded.tokenizer, options, train, valid, spec.seed, device=spec.device)
     finally:
         library.setLevel(level)
-    return {"valid_mse": result.best_valid_mse, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
+    if result.task == "regression":
+        score = result.best_valid_mse
+    else:
+        best = result.log.row(result.best_epoch - 1, named=True)  # the log has one row per epoch from 1
+        score = best["valid_log_loss"]
+    return {SCORES[result.task]: score, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
             "converged": result.converged, "train_seconds": result.train_seconds,
             "log": result.log.to_dicts()}

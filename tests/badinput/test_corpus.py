@@ -249,11 +249,11 @@ CASES = [
          not_in_error=("truncate=True",)),
     Case("finetune-interrupted", lambda w, d: ["finetune", str(w.split), "-o", str(d / "ck"), "--model",
                                                str(w.base)], "interrupted", code=130, absent=("ck",),
-         patch=_interrupt("molpeft_cli.training.regression:finetune_regression")),
+         patch=_interrupt("molpeft_cli.training.regression:finetune_supervised")),
     Case("finetune-interrupted-keeps-old", lambda w, d: ["finetune", str(w.split), "-o", str(d / "ck"), "--model",
                                                          str(w.base)], "interrupted", code=130,
          setup=lambda w, d: shutil.copytree(w.checkpoint, d / "ck"),
-         patch=_interrupt("molpeft_cli.training.regression:finetune_regression")),
+         patch=_interrupt("molpeft_cli.training.regression:finetune_supervised")),
     # -- eval -------------------------------------------------------------------------------------------------
     Case("eval-output-is-data", lambda w, d: ["eval", str(w.checkpoint), str(w.split), "-o", str(w.split)],
          "is also the input DATA"),
