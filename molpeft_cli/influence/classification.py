@@ -1,30 +1,14 @@
 """Influence for the MoLFormer binary classifier: binary cross-entropy on the head's one logit against 0/1 labels
-(no label scaling), on the same batch dicts as regression (influence/regression.py).
-
-`binary_classification_loss` is a local copy of fine-tuning's loss (`model.heads.binary_classification_loss`, same
-signature and meaning) until that one is on main; it should then be imported from there instead.
+(no label scaling), on the same batch dicts as regression (influence/regression.py); the loss is fine-tuning's own
+(`model.heads.binary_classification_loss`).
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from molpeft_cli.influence.regression import model_inputs
-
-
-def binary_classification_loss(logits: torch.Tensor, labels: torch.Tensor, pos_weight: float | None = None,
-                               reduction: str = "mean") -> torch.Tensor:
-    """BCE with logits of the head's single output (`logits` [batch, 1] or [batch]) against 0/1 `labels`
-    [batch]; bf16/fp16 outputs (autocast) are compared in float32; `pos_weight` weighs the positive rows' term.
-    `reduction="none"`: one loss per row."""
-    logit = logits.squeeze(-1) if logits.dim() > 1 else logits
-    if logit.dtype in (torch.bfloat16, torch.float16):
-        logit = logit.float()
-    weight = None if pos_weight is None else torch.as_tensor(float(pos_weight), dtype=logit.dtype,
-                                                                device=logit.device)
-    return nn.functional.binary_cross_entropy_with_logits(logit, labels.to(logit.dtype).view(-1),
-                                                          pos_weight=weight, reduction=reduction)
+from molpeft_cli.model.heads import binary_classification_loss
 
 
 def classification_output(forward, batch: dict) -> torch.Tensor:

@@ -215,8 +215,7 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     """
     import torch
 
-    from molpeft_cli.influence.classification import binary_classification_loss
-    from molpeft_cli.model.heads import regression_loss
+    from molpeft_cli.model.heads import binary_classification_loss, regression_loss
     from molpeft_cli.tasks import CLASSIFICATION, check_task
     from molpeft_cli.training.batching import iter_batches
     from molpeft_cli.training.optim import finetune_optimizer
