@@ -188,6 +188,8 @@ def _check_run_dir(run_dir: Path, description: dict, overwrite: bool = False, dr
         except (OSError, ValueError):
             old = None
         new = study_of(description)
+        if old is not None and old["pool"] is None:  # not recorded (an older run.json): not compared
+            new["pool"] = None
         if old != new:
             held = "a run whose run.json cannot be read" if old is None else \
                 f"a run of another study ({_difference(old, new)})"
@@ -208,7 +210,8 @@ def study_of(description: dict) -> dict:
     is not the bundled lipophilicity) and the pool. Profiles whose steps agree but for their seeds and the report
     are one study (quick and full: full's seed-0 steps are quick's, config for config, so `--profile full` on a
     quick run adds seeds; the report is rebuilt from the cells whenever they change), and `--seeds`,
-    `--adapters` and `--selections` only narrow or extend the grid of one study."""
+    `--adapters` and `--selections` only narrow or extend the grid of one study. A pool that run.json does not
+    record is None."""
     from dataclasses import replace
 
     name = description.get("profile")
