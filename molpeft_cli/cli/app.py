@@ -35,15 +35,16 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[dict]:
     """While a command runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) where the process is, so it ends as
     Ctrl-C does: temporaries removed, the invocation recorded, one line, exit 143. Worker processes (`run --jobs`)
     get the signal too. A second SIGTERM while the first one's cleanup runs is ignored, so the cleanup finishes.
-    Only the main thread can set a handler; elsewhere (a library caller's thread) nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    Only the main thread can set a handler; elsewhere (a library caller's thread) nothing changes. Yields a dict
+    whose "received" says whether SIGTERM came."""
     state = {"received": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
 
     def handler(signum, frame):
         if state["received"]:
@@ -58,7 +59,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield state
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -105,7 +106,7 @@ class MolpeftGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Click's main, with usage errors as one line and SIGTERM handled as Ctrl-C (see the module docstring)."""
         code = 0
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt() as signals:
             try:
                 result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
                 code = result if isinstance(result, int) else 0
@@ -116,9 +117,8 @@ class MolpeftGroup(TyperGroup):
             except typer.Abort:
                 error("interrupted; no partial output was written")
                 code = 130
-            except Terminated:  # between commands' own handling (while parsing, say)
-                error("terminated (SIGTERM); no partial output was written")
-                code = Terminated.exit_code
+        if signals["received"] and code == 130:  # Typer turns an interrupt outside a command (parsing) into 130
+            code = Terminated.exit_code
         if standalone_mode:
             sys.exit(code)
         return code
@@ -148,7 +148,7 @@ class MolpeftGroup(TyperGroup):
         except OSError as exc:  # the environment at work: a full disk, a read-only folder, a vanished file
             if verbosity() >= 1:
                 raise
-            if exc.filename is None:
+            if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EIO):  # stdout's device failed
                 _quiet_stdout()
             error(os_error_line(exc))
             raise typer.Exit(EXIT_ERROR) from None
