@@ -40,3 +40,11 @@ class SettingError(MolpeftError, ValueError):
 
 class InputError(MolpeftError):
     """An input file or table is missing, unreadable, or lacks what the step needs."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `kill`, `timeout` and batch schedulers send), raised where the process is, as Ctrl-C raises
+    KeyboardInterrupt: a KeyboardInterrupt, so every cleanup that handles Ctrl-C handles it too (atomic writes
+    remove their temporaries, a run records the interrupted invocation). The CLI exits with 143 (128 + 15)."""
+
+    exit_code = 143

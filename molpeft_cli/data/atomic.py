@@ -3,6 +3,15 @@
 An interrupted command therefore never leaves a partial file (or directory) under the final name. Temporaries are
 named `.NAME.~PID.XXXXXXXX.tmp` (and `.old` for a replaced directory on its way out), so a later run can tell its
 own leftovers from a process that was killed (see `clean_stale_temporaries`).
+
+What is at the final name decides how it is written (the policy `data.outputs.check_outputs` applies to every
+command's outputs before any work, and these functions apply again as the last line of defence):
+- a symbolic link is followed: the file (or folder) it points to is replaced, in the target's own folder, and the
+  link stays a link;
+- a device (even `/dev/null`), a FIFO or a socket is refused (`SpecialFileError`): an atomic write replaces the
+  entry by rename, which would put a regular file in place of the device, and writing into it instead would give
+  up "no partial output" (a reader of a FIFO sees half a table) and leave the manifest with no place beside it.
+  `-o -` writes to stdout, so `-o - > /dev/null` discards an output.
 """
 
 from __future__ import annotations
@@ -11,10 +20,13 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from molpeft_cli.errors import MolpeftError
 
 # `.NAME.~PID.RANDOM.tmp|old` (this version) and `.NAME.RANDOM.tmp|old` (before the pid was recorded)
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:~(?P<pid>\d+)\.)?[A-Za-z0-9_]{8}\.(?P<kind>tmp|old)$")
@@ -25,10 +37,45 @@ def _prefix(final: Path) -> str:
     return f".{final.name}.~{os.getpid()}."
 
 
+class SpecialFileError(MolpeftError):
+    """An output path names a device, a FIFO or a socket, which an atomic write would replace."""
+
+
+def special_kind(path: str | os.PathLike) -> str | None:
+    """What a path is when it is neither a regular file nor a folder (following links): 'character device',
+    'block device', 'FIFO' or 'socket'; None for a file, a folder, or nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return None
+
+
+SPECIAL_ADVICE = ("molpeft replaces an output whole, so it does not write into one: give a file name, or - for "
+                  "stdout (`-o - > DEVICE`)")
+
+
+def write_target(final: str | os.PathLike) -> Path:
+    """Where a write to `final` lands: the file a symbolic link points to (the link stays), else `final`. Refuses a
+    device, a FIFO or a socket."""
+    final = Path(final)
+    target = Path(os.path.realpath(final)) if final.is_symlink() else final
+    kind = special_kind(target)
+    if kind is not None:
+        shown = f"{final} (a link to {target})" if target != final else str(final)
+        raise SpecialFileError(f"{shown} is a {kind}, not a regular file; {SPECIAL_ADVICE}")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary file path beside `final`; on success it replaces `final`, on error it is removed."""
-    final = Path(final)
+    """Yield a temporary file path beside `final`; on success it replaces `final`, on error it is removed. A link at
+    `final` is followed (its target is replaced in its own folder); a device, FIFO or socket is refused."""
+    final = write_target(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_prefix(final), suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -46,8 +93,8 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
 def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside `final`; on success it replaces `final`. An old `final` is first
     renamed aside (one rename, so there is never a moment with neither) and removed only once the new one is in
-    place."""
-    final = Path(final)
+    place. A link at `final` is followed, as by `atomic_path`."""
+    final = write_target(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=_prefix(final), suffix=".tmp", dir=final.parent))
     try:

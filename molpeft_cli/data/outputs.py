@@ -7,6 +7,12 @@ Before a command does any work it calls `check_outputs`, which refuses
   `manifest.json` inside it), unless `overwrite` is given -- and even then the old folder is only renamed aside,
   and removed once the new one is in place (see `atomic.atomic_dir`);
 - a destination that cannot be written (probed by creating a file there, so read-only mounts are caught);
+- what is at the path when it is not ours to replace: a device (`/dev/null` and `/dev/full` too), a FIFO or a
+  socket (an atomic write would put a regular file in its place; `-o -` writes to stdout, so `-o - > /dev/null`
+  discards an output); a broken symbolic link; a folder where a file is expected, and a file where a folder is;
+- a symbolic link to a file: its manifest would be written beside the link while the file it points to changes,
+  so the two would disagree; give the real path. A link to a folder (a directory output, whose manifest is
+  inside) is followed: the folder it points to is replaced and the link stays (see `atomic.write_target`);
 and it removes our own stale temporaries beside each output (left by a process that was killed).
 
 Outputs and inputs are named by their settings (`output`, `split_table`); the errors are `SettingError`s, so the
@@ -23,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from molpeft_cli.data.atomic import clean_stale_temporaries
+from molpeft_cli.data.atomic import SPECIAL_ADVICE, clean_stale_temporaries, special_kind
 from molpeft_cli.errors import SettingError
 
 STDIO = "-"
@@ -88,6 +94,28 @@ def _probe_writable(target: Path, role: str) -> None:
     os.unlink(probe)
 
 
+def _check_kind(role: str, target: Path, directory: bool) -> None:
+    """Refuse what is at `target` when it cannot be this output: see the module's docstring."""
+    if target.is_symlink() and not target.exists():
+        raise OutputError(role, f"{{setting}} {target} is a broken symbolic link (to {os.readlink(target)}); remove "
+                          "it or choose another {setting}")
+    kind = special_kind(target)
+    if kind is not None:
+        shown = f"{target} (a link to {_real(target)})" if target.is_symlink() else str(target)
+        raise OutputError(role, f"{{setting}} {shown} is a {kind}, not a regular file; {SPECIAL_ADVICE}")
+    if directory:
+        if target.exists() and not target.is_dir():
+            raise OutputError(role, f"{{setting}} {target} exists and is a file, not a folder; choose a folder "
+                              "for {setting}")
+    elif target.is_dir():
+        raise OutputError(role, f"{{setting}} {target} is a folder, not a file; give a file name (a new one, or "
+                          "a file molpeft wrote) for {setting}")
+    elif target.is_symlink():
+        raise OutputError(role, f"{{setting}} {target} is a symbolic link to {_real(target)}; its manifest would be "
+                          "written beside the link, not beside the file it points to: give the file's own path "
+                          f"({_real(target)}) as {{setting}}, or remove the link")
+
+
 def _check_one(role: str, output: Output, command: str, inputs: Mapping[str, list[str]], overwrite: bool,
                accept: tuple[str, ...]) -> bool:
     """Check one output; True when it replaces an existing directory that only `overwrite` allowed."""
@@ -109,13 +137,10 @@ def _check_one(role: str, output: Output, command: str, inputs: Mapping[str, lis
             raise OutputError(role, f"{{setting}} {target} is the current folder or one of its parents; it would be "
                               "replaced as a whole: choose a new folder for {setting}")
     forced = False
-    if target.is_symlink() and not target.exists():
-        raise OutputError(role, f"{{setting}} {target} is a broken symbolic link; remove it or choose another "
-                          "{setting}")
+    _check_kind(role, target, output.directory)
+    if target.is_symlink():  # a link to a folder: the folder it points to is the output
+        target = _real(target)
     if output.directory:
-        if target.exists() and not target.is_dir():
-            raise OutputError(role, f"{{setting}} {target} exists and is a file, not a folder; choose another "
-                              "{setting}")
         if target.is_dir() and any(target.iterdir()):
             found = manifest_command(target)
             if found not in accept:
@@ -126,8 +151,6 @@ def _check_one(role: str, output: Output, command: str, inputs: Mapping[str, lis
                                       "replaced: choose another {setting}, or allow it with {overwrite} (the old "
                                       "folder is moved aside and removed only once the new one is written)")
                 forced = True
-    elif target.is_dir():
-        raise OutputError(role, f"{{setting}} {target} is a folder; give a file name")
     _probe_writable(target, role)
     clean_stale_temporaries(target)
     return forced

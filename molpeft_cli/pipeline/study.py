@@ -67,6 +67,9 @@ class StudyConfig:
                                       "For a batch job's wall time or a GPU lease.")
     keep_going: bool = option(False, "After a failed step, run every step that does not depend on it (as make -k); "
                               "the first failure is reported at the end.", flags=("--keep-going",))
+    overwrite: bool = option(False, "Start afresh in a run directory that holds another study (another profile, "
+                             "dataset or pool): the old study is moved aside to OUTPUT.replaced-TIME, kept, not "
+                             "deleted.", flags=("--overwrite",))
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
@@ -156,9 +159,9 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     run_dir = Path(config.output)
     if config.time_limit is not None and not config.time_limit > 0:
         raise SettingError("time_limit", "{setting} must be a positive number of minutes")
+    _check_run_dir(run_dir, description, config.overwrite, dry_run=config.dry_run)
     if config.dry_run:
         return StudyResult(run_dir, plan, execute(plan, global_args, dry_run=True))
-    _check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a second `run` on this directory refuses instead of redoing each step beside this one
     with directory_lock(run_dir, "run", argv=argv):
@@ -167,8 +170,9 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
                            config.jobs, deadline=deadline, keep_going=config.keep_going)
 
 
-def _check_run_dir(run_dir: Path) -> None:
-    """`run` writes into its directory (and resumes there), so it must be empty, new, or a molpeft run."""
+def _check_run_dir(run_dir: Path, description: dict, overwrite: bool = False, dry_run: bool = False) -> None:
+    """`run` writes into its directory (and resumes there), so it must be empty, new, or a run of the same study
+    (`study_of`); a run of another study is refused, or with `overwrite` moved aside (kept) for a fresh start."""
     from molpeft_cli.data.outputs import OutputError, check_outputs
 
     if run_dir.is_dir() and any(p.name != LOCK_NAME for p in run_dir.iterdir()) and \
@@ -177,7 +181,91 @@ def _check_run_dir(run_dir: Path) -> None:
                           "not empty; its files could be overwritten: choose a new or empty folder")
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputError("output", f"{{setting}} {run_dir} exists and is a file, not a folder")
-    check_outputs("run", {"output": run_dir / "run.json"})  # writable, and our stale temporaries cleaned
+    if (run_dir / "run.json").is_file():
+        try:
+            recorded = json.loads((run_dir / "run.json").read_text())
+            old = study_of(recorded) if isinstance(recorded, dict) else None
+        except (OSError, ValueError):
+            old = None
+        new = study_of(description)
+        if old is not None and old["pool"] is None:  # not recorded (an older run.json): not compared
+            new["pool"] = None
+        if old != new:
+            held = "a run whose run.json cannot be read" if old is None else \
+                f"a run of another study ({_difference(old, new)})"
+            if not overwrite:
+                raise OutputError("output", f"{{setting}} {run_dir} holds {held}; running here would overwrite it "
+                                  "step by step: choose another {setting}, or give {overwrite} to move the old "
+                                  "study aside (kept) and start afresh")
+            if dry_run:
+                log.warning(f"{run_dir} holds {held}; without --dry-run it is moved aside")
+            else:
+                _move_aside(run_dir, held)
+    if not dry_run:
+        check_outputs("run", {"output": run_dir / "run.json"})  # writable, and our stale temporaries cleaned
+
+
+def study_of(description: dict) -> dict:
+    """What makes a run directory one study, from its run.json: the profile, the dataset (recorded only when it
+    is not the bundled lipophilicity) and the pool. Profiles whose steps agree but for their seeds and the report
+    are one study (quick and full: full's seed-0 steps are quick's, config for config, so `--profile full` on a
+    quick run adds seeds; the report is rebuilt from the cells whenever they change), and `--seeds`,
+    `--adapters` and `--selections` only narrow or extend the grid of one study. A pool that run.json does not
+    record is None."""
+    from dataclasses import replace
+
+    name = description.get("profile")
+
+    def steps_of(profile):
+        return replace(profile, name="", description="", seeds=(), report=None)
+
+    if name in PROFILES:  # the first profile of its family names it
+        name = next(other for other in PROFILES if steps_of(PROFILES[other]) == steps_of(PROFILES[name]))
+    return {"profile": name, "data": description.get("data") or {"source": "lipophilicity"},
+            "pool": description.get("pool")}
+
+
+def _difference(old: dict, new: dict) -> str:
+    def shown(key: str, value: Any) -> str:
+        if key == "pool" and isinstance(value, dict):
+            return f"file {value.get('path')}" if value.get("kind") == "file" else \
+                f"carved, {value.get('n')} molecules"
+        if key == "data" and isinstance(value, dict):
+            return ", ".join([str(value.get("source"))] + [f"{k} {v}" for k, v in value.items() if k != "source"])
+        return str(value)
+
+    names = {"profile": "profile", "data": "dataset", "pool": "pool"}
+    keys = [k for k in new if old.get(k) != new[k]]
+    if "profile" in keys and all(isinstance(v, dict) and v.get("kind") == "carved" for v in (old.get("pool"),
+                                                                                         new["pool"])):
+        keys.remove("pool")  # a carved pool's size is the profile's
+    return "; ".join(f"{names[k]} {shown(k, old.get(k))}, not {shown(k, new[k])}" for k in keys)
+
+
+def _move_aside(run_dir: Path, held: str) -> None:
+    """Rename the run directory (the folder itself, where a link points) to NAME.replaced-TIME beside it, while
+    holding its lock (so never from under a running `run`), and make it afresh; nothing is deleted."""
+    import os
+
+    from molpeft_cli.data.lock import directory_lock
+    from molpeft_cli.data.outputs import OutputError
+
+    real = Path(os.path.realpath(run_dir))
+    cwd = Path.cwd().resolve()
+    if cwd == real or real in cwd.parents:
+        raise OutputError("output", f"{{setting}} {run_dir} is the current folder or holds it; it cannot be moved "
+                          "aside from inside: run from another folder")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = real.with_name(f"{real.name}.replaced-{stamp}")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = real.with_name(f"{real.name}.replaced-{stamp}-{number}")
+    with directory_lock(real, "run"):
+        os.replace(real, aside)
+    real.mkdir()
+    log.warning(f"{run_dir} held {held}; it was moved aside to {aside} (kept: remove it when it is no longer "
+                "needed), and this run starts afresh")
 
 
 def run_plan(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
