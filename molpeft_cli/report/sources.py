@@ -61,7 +61,7 @@ def find_sources(paths: Sequence[str | Path]) -> Sources:
     paths = [Path(p) for p in paths]
     if not paths:
         raise MolpeftError("give a run directory, a folder of evaluations, or metrics tables (*.metrics.parquet)")
-    if len(paths) == 1 and not paths[0].name.endswith(METRICS_SUFFIX):
+    if len(paths) == 1 and not paths[0].name.endswith(METRICS_SUFFIX) and not paths[0].is_file():
         root = paths[0]
         if not root.is_dir():
             raise MolpeftError(f"run directory not found: {root}")
