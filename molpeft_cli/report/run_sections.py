@@ -10,7 +10,7 @@ from molpeft_cli.report.analysis import Analysis
 from molpeft_cli.report.coverage import cells_without_predictions, missing_cells
 from molpeft_cli.report.document import Alert, Bullets, Paragraph, Section, Table
 from molpeft_cli.report.sources import FILES_LAYOUT, LAYOUT_HELP, RUN_LAYOUT
-from molpeft_cli.report.wording import ROUTES, metric_name
+from molpeft_cli.report.wording import ROUTE_NAMES, metric_name
 from molpeft_cli.tasks import CLASSIFICATION
 
 KNOWN_KEYS = ("profile", "model", "adapters", "selections", "seeds", "pool", "started", "ended", "data", "task")
@@ -96,8 +96,8 @@ def layout_blocks(analysis: Analysis) -> list:
     routes = "; ".join(f"{n} cell{'s' if n != 1 else ''} from {ROUTE_EVIDENCE.get(how, how)}"
                        for how, n in data.routes.items())
     blocks: list = [Paragraph(f"Not a `molpeft run` directory: the cells are {where}, each read through its "
-                              f"manifest and its checkpoint's finetune.json, not its file name. The grid shown is "
-                              f"the {ROUTES[data.main_variant]} route. Routes read from: {routes}."),
+                              f"manifest and its checkpoint's finetune.json, not its file name. The grid shows "
+                              f"{ROUTE_NAMES[data.main_variant]}. Routes read from: {routes}."),
                     Paragraph(LAYOUT_HELP)]
     if data.left_out:
         blocks += [Paragraph("Left out, because these evaluations come without them:"), Bullets(data.left_out)]

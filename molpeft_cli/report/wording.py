@@ -8,6 +8,8 @@ from molpeft_cli.tasks import HIGHER_IS_BETTER
 METRIC_NAMES = {"mse": "MSE", "roc_auc": "ROC-AUC"}
 ROUTES = {MAIN_VARIANT: "two-stage: MLM, then supervised",
           DIRECT_VARIANT: "direct: supervised from the base model, no MLM stage"}
+ROUTE_NAMES = {MAIN_VARIANT: "the two-stage route (MLM, then supervised)",
+               DIRECT_VARIANT: "the direct route (supervised from the base model, no MLM stage)"}
 ROUTE_CELLS = {MAIN_VARIANT: "Two-stage cells (MLM, then supervised)",
                DIRECT_VARIANT: "Direct cells (supervised from the base model, no MLM stage)"}
 WHY_ROC_AUC = ("The main metric is ROC-AUC (higher is better; 0.5 is chance): it is threshold-free (it scores how "
