@@ -19,7 +19,7 @@ from molpeft_cli.chem.fingerprints import MORGAN_BITS, MORGAN_RADIUS
 from molpeft_cli.data.manifest import build_manifest, describe_inputs, now, read_manifest, write_manifest
 from molpeft_cli.data.tables import read_table, write_table
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.tasks import CLASSIFICATION, REGRESSION
+from molpeft_cli.tasks import CLASSIFICATION, REGRESSION, is_binary
 from molpeft_cli.training.metrics import regression_metrics
 
 BASELINE_NAME = "rf"
@@ -72,8 +72,9 @@ def fit_forest(split: pl.DataFrame, seed: int, config: ForestConfig, task: str =
     if train.height < 2 or test.height == 0:
         raise MolpeftError(f"baseline: the split table has {train.height} labelled train and {test.height} test rows")
     classify = task == CLASSIFICATION
-    if classify and train["label"].n_unique() < 2:
-        raise MolpeftError("baseline: the train split has one class only, so no random-forest classifier")
+    if classify and not (is_binary(train["label"]) and is_binary(test["label"])):
+        raise MolpeftError("baseline: the split table's train and test labels are not both of the classes 0 and 1, "
+                           "so no random-forest classifier")
     started = time.perf_counter()
     if classify:
         forest = RandomForestClassifier(n_estimators=config.n_trees, max_features=CLASSIFIER_MAX_FEATURES,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
+from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
 
@@ -25,8 +26,9 @@ RUN_DIR_HELP = ("A run directory written by `molpeft run`; or any folder of eval
 class ReportConfig:
     command: ClassVar[str] = "report"
 
-    run_dir: list[str] = argument(help=RUN_DIR_HELP, metavar="RUN_DIR | METRICS...")
     output: str = option(help="Report folder (replaced as a whole).", flags=("--output", "-o"))
+    # declared after `output` only because it has a default (None: refused below, with one line)
+    run_dir: list[str] | None = argument(None, help=RUN_DIR_HELP, metavar="RUN_DIR|METRICS")
     overwrite: bool = option(False, "Replace an existing folder at --output that is not a `molpeft report` "
                              "output (it is renamed aside, and removed once the new output is written).")
     resamples: int = option(2000, "Bootstrap resamples for the confidence intervals.")
@@ -43,8 +45,11 @@ class ReportConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
-        if isinstance(self.run_dir, str):  # one directory, as a plan or the Python API may give it
-            self.run_dir = [self.run_dir]
+        if isinstance(self.run_dir, str | Path):  # one directory, as a plan or the Python API may give it
+            self.run_dir = [str(self.run_dir)]
+        if not self.run_dir:
+            raise SettingError("run_dir", "give {setting}: a run directory, a folder of evaluations, or metrics "
+                               "tables (*.metrics.parquet)")
 
 
 @dataclass

@@ -152,3 +152,11 @@ def test_a_moved_base_model_is_found_by_name_and_hash(tmp_path):
     routes = {r["adapter"]: r["variant"] for r in data.metrics.iter_rows(named=True)}
     assert routes == {"full": "two-stage", "lora": "two-stage"}
     assert data.routes == {"base model": 1, "recorded label": 1}
+
+
+def test_the_header_names_the_dataset_and_task_from_run_json(tmp_path):
+    folder = _regression_folder(tmp_path / "chained")
+    (folder / "run.json").write_text(json.dumps({"data": {"source": "my.csv", "label_col": "logD"}}))
+    markdown = (build_report(folder, tmp_path / "report", FAST) / "report.md").read_text()
+    assert "| dataset | source: my.csv, label_col: logD |" in markdown
+    assert "| task | regression (main metric: MSE) |" in markdown
