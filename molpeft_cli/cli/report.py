@@ -1,5 +1,5 @@
-"""`molpeft report`: turn a run directory into report.md (and its headline alone, headline.md), a self-contained
-report.html, figures and tables."""
+"""`molpeft report`: turn a run directory, any folder of evaluations or metrics tables into report.md (and its
+headline alone, headline.md), a self-contained report.html, figures and tables."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ def register(app: typer.Typer) -> None:
         result = build_report(config, runtime_of(ctx), argv())
         info(f"report written to {result.html} and {result.markdown}")
 
-    step_command(app, "report", ReportConfig, handle, "Summarise a run: headline (PEFT/full ratios, selections "
-                 "that beat none), MSE matrix over seeds, paired bootstrap intervals, trade-offs, parity, data and "
-                 "audit.")
+    step_command(app, "report", ReportConfig, handle, "Summarise a run, a folder of hand-chained evaluations, or "
+                 "metrics tables (`molpeft report -o DIR eval/*.metrics.parquet`): headline (PEFT/full ratios, "
+                 "selections that beat none), the main metric's matrix over seeds (test MSE; ROC-AUC for "
+                 "classification), paired bootstrap intervals, trade-offs, parity (ROC and calibration curves for "
+                 "classification), data and audit. Minimal layout: each cell's metrics table with the "
+                 ".manifest.json `molpeft eval` writes, and the checkpoint directory it names (finetune.json, "
+                 "manifest.json).")

@@ -1,8 +1,10 @@
-"""`build_report`: read a run directory, analyse it, and write the report folder in one atomic step."""
+"""`build_report`: read a run directory (or any folder of evaluations, or metrics tables), analyse it, and write the
+report folder in one atomic step."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,21 +19,28 @@ from molpeft_cli.report.coverage import missing_cells
 from molpeft_cli.report.document import Document, Paragraph, Section
 from molpeft_cli.report.render_html import render_html
 from molpeft_cli.report.render_md import render_markdown
+from molpeft_cli.report.sources import RUN_LAYOUT
+from molpeft_cli.tasks import CLASSIFICATION
 
 INPUTS = ("run.json", "data/split.parquet", "data/pool.parquet", "data/split_compare.parquet", "data/audit.json",
           "eval", "selections", "scores")
 
 
-def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOptions | None = None,
-                 argv: list[str] | None = None) -> Path:
+def build_report(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path,
+                 options: ReportOptions | None = None, argv: list[str] | None = None) -> Path:
     """Write report.md, headline.md, report.html (self-contained), figures/*.png, cells.parquet, summary.parquet,
     differences.parquet, ratios.parquet and manifest.json to `out_dir`, replacing it as a whole; returns
-    `out_dir`. `argv`: the command line recorded in the manifest."""
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    `out_dir`. `run_dir`: a run directory, any folder of evaluations, or a list of metrics tables. `argv`: the
+    command line recorded in the manifest."""
+    out_dir = Path(out_dir)
     options = options or ReportOptions()
     started = now()
+    given = [Path(run_dir)] if isinstance(run_dir, str | Path) else [Path(p) for p in run_dir]
+    for path in given:
+        check_output_dir(path if path.is_dir() or not path.suffix else path.parent, out_dir)
+    data = collect_run(given)
+    run_dir = data.run_dir
     check_output_dir(run_dir, out_dir)
-    data = collect_run(run_dir)
     analysis = analyse(data, options)
     with atomic_dir(out_dir) as tmp:
         document = compose(analysis, tmp / "figures")
@@ -41,13 +50,20 @@ def build_report(run_dir: str | Path, out_dir: str | Path, options: ReportOption
         write_table(analysis.data.metrics, tmp / "cells.parquet")  # one row per cell and seed, with `converged`
         write_table(analysis.summary, tmp / "summary.parquet")  # one row per cell: mean and sd over seeds
         write_table(analysis.differences, tmp / "differences.parquet")
-        write_table(analysis.ratios, tmp / "ratios.parquet")  # PEFT test MSE over full fine-tuning's
+        write_table(analysis.ratios, tmp / "ratios.parquet")  # PEFT main metric over full fine-tuning's
         params = {"n_resamples": options.n_resamples, "seed": options.seed, "baseline": options.baseline,
                   "chemprop": options.chemprop, "chemprop_config": asdict(options.chemprop_config),
                   "forest": asdict(options.forest), "influence_check": options.influence_check}
         inputs = {name: str(run_dir / name) for name in INPUTS if (run_dir / name).exists()}
         extra = {"seeds": data.seeds, "cells": data.metrics.height, "missing_cells": missing_cells(data),
                  "test_target_sources": data.test_target_sources}
+        if data.task == CLASSIFICATION:
+            extra["task"], extra["main_metric"] = data.task, data.metric
+        if data.layout != RUN_LAYOUT:  # a folder of hand-chained evaluations, or tables given one by one
+            extra.update(layout=data.layout, given=[str(p) for p in given], left_out=data.left_out,
+                         routes=data.routes)
+            if data.split_path is not None:
+                inputs.setdefault("split", str(data.split_path))
         write_manifest(tmp, build_manifest("report", params, options.seed, inputs, started, extra,
                                                 argv=argv), outputs_dir=True)
     return out_dir
@@ -61,30 +77,47 @@ def compose(analysis: Analysis, figures_dir: Path) -> Document:
         matrix,
         results_sections.statistics_section(analysis),
         results_sections.tradeoff_section(analysis, figures_dir),
-        results_sections.parity_section(analysis, figures_dir),
+        results_sections.parity_section(analysis, figures_dir),  # ROC and calibration curves for classification
         results_sections.finetuning_section(analysis, figures_dir),
         data_sections.split_section(analysis),
         data_sections.overlap_section(analysis, figures_dir),
         data_sections.influence_section(analysis, figures_dir),
         data_sections.audit_section(analysis),
     ]
+    split = _split_name(analysis)
     if analysis.baseline is not None:
         forest = analysis.options.forest
-        matrix.blocks.append(Paragraph(
-            f"RF baseline: scikit-learn random forest ({forest.n_trees} trees, max_features {forest.max_features:.2f})"
-            f" on Morgan count fingerprints (radius {forest.radius}, {forest.n_bits} bits), trained on the train "
-            "split of data/split.parquet and scored on its test split, one forest per seed."))
+        if analysis.task == CLASSIFICATION:
+            matrix.blocks.append(Paragraph(
+                f"RF classifier: scikit-learn RandomForestClassifier ({forest.n_trees} trees, max_features sqrt, "
+                f"Breiman's classification default) on Morgan count fingerprints (radius {forest.radius}, "
+                f"{forest.n_bits} bits), trained on the train split of {split} and scored by its predicted "
+                "probability of the positive class (predict_proba) on its test split, one forest per seed."))
+        else:
+            matrix.blocks.append(Paragraph(
+                f"RF baseline: scikit-learn random forest ({forest.n_trees} trees, max_features "
+                f"{forest.max_features:.2f}) on Morgan count fingerprints (radius {forest.radius}, {forest.n_bits} "
+                f"bits), trained on the train split of {split} and scored on its test split, one forest per seed."))
     if analysis.chemprop is not None:
         chemprop = analysis.options.chemprop_config
+        kind = (" as a binary classifier (chemprop's --task-type classification: BCE loss, sigmoid output)"
+                if analysis.task == CLASSIFICATION else "")
         matrix.blocks.append(Paragraph(
             f"chemprop baseline: chemprop v2 D-MPNN with its command-line defaults (bond messages, hidden "
-            f"{chemprop.hidden}, depth {chemprop.depth}, norm aggregation, one FFN layer) for {chemprop.epochs} "
-            "epochs, the best validation epoch scored on the same test split, one model per seed."))
+            f"{chemprop.hidden}, depth {chemprop.depth}, norm aggregation, one FFN layer){kind} for "
+            f"{chemprop.epochs} epochs, the best validation epoch scored on the same test split, one model per "
+            "seed."))
     notes = run_sections.notes_section(analysis)
     if notes is not None:
         sections.append(notes)
     return Document(title=f"molpeft report: {analysis.data.run_dir.resolve().name}",
                     alerts=run_sections.test_target_alerts(analysis), sections=sections)
+
+
+def _split_name(analysis: Analysis) -> str:
+    data = analysis.data
+    standard = data.run_dir / "data" / "split.parquet"
+    return "data/split.parquet" if data.split_path in (None, standard) else str(data.split_path)
 
 
 def headline_document(document: Document) -> Document:

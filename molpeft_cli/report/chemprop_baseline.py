@@ -3,8 +3,10 @@ molecular property prediction, trained on the run's train split, its best valida
 
 The architecture and schedule are chemprop's command-line defaults (bond messages, hidden size 300, depth 3, norm
 aggregation, one FFN layer of 300, Noam-like learning rate 1e-4 -> 1e-3 -> 1e-4, batch 64, targets standardised);
-only the number of epochs is ours to choose (`ReportOptions.chemprop_epochs`), because it sets the cost. chemprop is
-an optional dependency (`pip install 'molpeft[chemprop]'`); without it the report says so and goes on.
+only the number of epochs is ours to choose (`ReportOptions.chemprop_epochs`), because it sets the cost. For
+classification the readout is chemprop's binary classifier (what `chemprop train --task-type classification` builds:
+BCE on the logits, sigmoid probabilities out, targets not standardised). chemprop is an optional dependency
+(`pip install 'molpeft[chemprop]'`); without it the report says so and goes on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.training.metrics import regression_metrics
+from molpeft_cli.tasks import CLASSIFICATION, REGRESSION
 
 CHEMPROP_NAME = "chemprop"
 
@@ -39,13 +41,17 @@ def chemprop_available() -> bool:
     return importlib.util.find_spec("chemprop") is not None and importlib.util.find_spec("lightning") is not None
 
 
-def fit_chemprop(split: pl.DataFrame, seed: int, config: ChempropConfig) -> tuple[dict, pl.DataFrame]:
-    """Train on the labelled train rows (best epoch by validation loss), predict the test rows."""
+def fit_chemprop(split: pl.DataFrame, seed: int, config: ChempropConfig, task: str = REGRESSION
+                 ) -> tuple[dict, pl.DataFrame]:
+    """Train on the labelled train rows (best epoch by validation loss), predict the test rows (for
+    classification: the probability of class 1)."""
     import warnings
 
     import torch
     from chemprop import data, featurizers, models, nn
     from lightning import pytorch as lightning
+
+    from molpeft_cli.report.baseline import baseline_metrics
 
     labelled = split.filter(pl.col("label").is_not_null())
     train, valid, test = (labelled.filter(pl.col("split") == name) for name in ("train", "valid", "test"))
@@ -61,13 +67,18 @@ def fit_chemprop(split: pl.DataFrame, seed: int, config: ChempropConfig) -> tupl
 
     torch.manual_seed(seed)
     train_set, valid_set, test_set = dataset(train), dataset(valid), dataset(test)
-    scaler = train_set.normalize_targets()
-    valid_set.normalize_targets(scaler)
+    classify = task == CLASSIFICATION
+    if classify:
+        readout = nn.BinaryClassificationFFN(input_dim=config.hidden, hidden_dim=300, n_layers=1)
+    else:
+        scaler = train_set.normalize_targets()
+        valid_set.normalize_targets(scaler)
+        readout = nn.RegressionFFN(input_dim=config.hidden, hidden_dim=300, n_layers=1,
+                                   output_transform=nn.UnscaleTransform.from_standard_scaler(scaler))
     model = models.MPNN(
         nn.BondMessagePassing(featurizer.atom_fdim, featurizer.bond_fdim, d_h=config.hidden, depth=config.depth),
         nn.NormAggregation(norm=100.0),
-        nn.RegressionFFN(input_dim=config.hidden, hidden_dim=300, n_layers=1,
-                         output_transform=nn.UnscaleTransform.from_standard_scaler(scaler)),
+        readout,
     )
     loaders = [data.build_dataloader(s, batch_size=config.batch_size, num_workers=0, seed=seed, shuffle=shuffle)
                for s, shuffle in ((train_set, True), (valid_set, False), (test_set, False))]
@@ -88,11 +99,15 @@ def fit_chemprop(split: pl.DataFrame, seed: int, config: ChempropConfig) -> tupl
         predicted = trainer.predict(model, loaders[2])
     prediction = torch.cat([p.reshape(-1) for p in predicted]).double().numpy()
     predictions = test.select("mol_id", "split", "label").with_columns(pl.Series("prediction", prediction))
+    if classify:
+        predictions = predictions.with_columns(pl.col("prediction").alias("probability"))
     row = {"run": f"{CHEMPROP_NAME}-s{seed}", "split": "test",
-           **regression_metrics(test["label"].to_numpy(), prediction),
+           **baseline_metrics(task, test["label"].to_numpy(), prediction),
            "trainable_params": sum(p.numel() for p in model.parameters()), "total_params": None,
            "train_seconds": seconds, "seed": seed, "peft": CHEMPROP_NAME, "selection": "none",
            "model": "chemprop-dmpnn", "variant": "baseline"}
+    if classify:
+        row["task"] = task
     return row, predictions
 
 

@@ -1,12 +1,14 @@
-"""Read a `molpeft run` directory into one record: run settings, data tables, and the evaluated cells.
+"""Read a `molpeft run` directory, a folder of hand-chained evaluations or a list of metrics tables into one
+record: run settings, data tables, and the evaluated cells (found by `report.sources`).
 
-Anything but the evaluation results may be missing (a narrowed or partial run); what is missing or unreadable
-is noted, not fatal.
+Anything but the evaluation results may be missing (a narrowed or partial run, or evaluations chained by hand);
+what is missing or unreadable is noted, not fatal.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,19 +20,27 @@ from molpeft_cli.cells import DIRECT_VARIANT, MAIN_VARIANT, CellKey, parse_cell_
 from molpeft_cli.choices import ADAPTERS, SELECTIONS
 from molpeft_cli.data.tables import read_table
 from molpeft_cli.errors import MolpeftError
+from molpeft_cli.report.sources import FILES_LAYOUT, RUN_LAYOUT, Cell, Sources, common_data, find_sources
+from molpeft_cli.tasks import CLASSIFICATION, MAIN_METRIC, METRICS, REGRESSION
 from molpeft_cli.training.metrics import regression_metrics
 
 ADAPTER_ORDER = ADAPTERS
 SELECTION_ORDER = SELECTIONS
-METRIC_COLUMNS = ("n", "mse", "rmse", "mae", "r2", "spearman", "trainable_params", "total_params", "train_seconds")
+COMMON_COLUMNS = ("trainable_params", "total_params", "train_seconds")
+METRIC_COLUMNS = (*METRICS[REGRESSION], *COMMON_COLUMNS)
+
+
+def metric_columns(task: str) -> tuple[str, ...]:
+    """The per-cell columns of the cells table: the task's metrics, then the parameter counts and time."""
+    return (*METRICS[task], *COMMON_COLUMNS)
 
 
 @dataclass
 class RunData:
-    run_dir: Path
+    run_dir: Path  # the directory given, or the common folder of the metrics tables given
     run_info: dict[str, Any]
-    metrics: pl.DataFrame  # one row per evaluated cell and seed: variant, adapter, selection, seed + METRIC_COLUMNS
-    predictions: dict[CellKey, pl.DataFrame]  # test rows: mol_id, label, prediction
+    metrics: pl.DataFrame  # one row per evaluated cell and seed: variant, adapter, selection, seed + metric columns
+    predictions: dict[CellKey, pl.DataFrame]  # test rows: mol_id, label, prediction (classification: probability)
     split: pl.DataFrame | None = None
     pool: pl.DataFrame | None = None
     split_compare: pl.DataFrame | None = None
@@ -41,15 +51,34 @@ class RunData:
     notes: list[str] = field(default_factory=list)  # files that were missing or unreadable
     # "device, torch version" -> number of fine-tuning runs, from the cells' manifests (where the cells were trained)
     training_environments: dict[str, int] = field(default_factory=dict)
+    task: str = REGRESSION  # of every cell (a report does not mix tasks)
+    layout: str = RUN_LAYOUT  # run (a `molpeft run` directory), directory (any folder of evaluations) or files
+    split_path: Path | None = None  # the split table the baselines train on
+    left_out: list[str] = field(default_factory=list)  # what a hand-chained layout lacks, and what goes with it
+    routes: dict[str, int] = field(default_factory=dict)  # how the cells' routes were found -> number of cells
+
+    @property
+    def metric(self) -> str:
+        """The task's main metric: the matrix, the differences and the ratios are in it."""
+        return MAIN_METRIC[self.task]
+
+    @property
+    def main_variant(self) -> str:
+        """The route of the report's grid: two-stage when any cell took it, else direct (a folder of cells
+        fine-tuned straight from a pretrained model)."""
+        variants = set(self.metrics["variant"].to_list())
+        return MAIN_VARIANT if MAIN_VARIANT in variants or not variants else DIRECT_VARIANT
 
     @property
     def seeds(self) -> list[int]:
         return sorted(set(self.metrics["seed"].to_list()))
 
-    def adapters(self, variant: str = MAIN_VARIANT) -> list[str]:
+    def adapters(self, variant: str | None = None) -> list[str]:
+        variant = variant or self.main_variant
         return ordered(self.metrics.filter(pl.col("variant") == variant)["adapter"].to_list(), ADAPTER_ORDER)
 
-    def selection_names(self, variant: str = MAIN_VARIANT) -> list[str]:
+    def selection_names(self, variant: str | None = None) -> list[str]:
+        variant = variant or self.main_variant
         return ordered(self.metrics.filter(pl.col("variant") == variant)["selection"].to_list(), SELECTION_ORDER)
 
     def cell_predictions(self, variant: str, adapter: str, selection: str) -> dict[int, pl.DataFrame]:
@@ -63,32 +92,101 @@ def ordered(names, canonical: tuple[str, ...]) -> list[str]:
     return [n for n in canonical if n in names] + sorted(names - set(canonical))
 
 
-def collect_run(run_dir: str | Path) -> RunData:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise MolpeftError(f"run directory not found: {run_dir}")
-    notes: list[str] = []
-    metrics, predictions = _read_cells(run_dir, notes)
+def collect_run(source: str | Path | Sequence[str | Path]) -> RunData:
+    """The report's inputs from one directory (a run directory or any folder of evaluations, searched
+    recursively) or from metrics tables given one by one."""
+    paths = [source] if isinstance(source, str | Path) else list(source)
+    sources = find_sources(paths)
+    run_dir = sources.root
+    notes = list(sources.notes)
+    task = _task_of(sources)
+    metrics, predictions = _read_cells(sources, task, notes)
     data = RunData(run_dir=run_dir, run_info=_read_json(run_dir / "run.json", notes) or {}, metrics=metrics,
-                   predictions=predictions, notes=notes)
-    data.split = _read_optional(run_dir / "data" / "split.parquet", notes)
+                   predictions=predictions, notes=notes, task=task, layout=sources.layout)
+    data.routes = dict(sorted(_count(c.route_from for c in sources.cells).items()))
+    data.split_path = _split_path(sources, notes)
+    data.split = _read_optional(data.split_path, notes) if data.split_path is not None else None
     data.pool = _read_optional(run_dir / "data" / "pool.parquet", notes)
     data.split_compare = _read_optional(run_dir / "data" / "split_compare.parquet", notes)
     data.audit = _read_json(run_dir / "data" / "audit.json", notes)
     data.selections = _read_seeded(run_dir / "selections", notes)
+    if not (run_dir / "selections").is_dir():
+        data.selections = _selections_of_cells(sources.cells, notes)
     data.influence_scores = {seed: df for (name, seed), df in _read_seeded(run_dir / "scores", notes).items()
                              if name == "influence"}
     data.test_target_sources = find_test_targets(run_dir)
-    data.training_environments = training_environments(run_dir)
+    data.training_environments = training_environments(
+        run_dir, [c.checkpoint for c in sources.cells] if sources.layout != RUN_LAYOUT else ())
+    if sources.layout != RUN_LAYOUT:
+        data.left_out = left_out(data, sources)
     return data
 
 
-def training_environments(run_dir: Path) -> dict[str, int]:
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _task_of(sources: Sources) -> str:
+    tasks = _count(c.task for c in sources.cells)
+    if len(tasks) > 1:
+        shown = " and ".join(f"{n} {task}" for task, n in sorted(tasks.items()))
+        raise MolpeftError(f"these evaluations mix tasks ({shown} cells); report each task's cells separately")
+    return next(iter(tasks), REGRESSION)
+
+
+def _split_path(sources: Sources, notes: list[str]) -> Path | None:
+    """data/split.parquet of a run directory; else the molecule table the evaluations scored (eval's data input)."""
+    standard = sources.root / "data" / "split.parquet"
+    if standard.exists() or sources.layout == RUN_LAYOUT:
+        return standard if standard.exists() else None
+    path, distinct = common_data(sources.cells)
+    if distinct > 1:
+        notes.append(f"the cells were evaluated on {distinct} different molecule tables; the baselines use the "
+                     f"most common, {path}")
+    return path
+
+
+def left_out(data: RunData, sources: Sources) -> list[str]:
+    """What a folder of hand-chained evaluations (or metrics tables given alone) lacks of a run directory, and
+    what the report leaves out for it."""
+    lacking = []
+    if not data.run_info:
+        lacking.append("run.json (the run's settings and planned grid): the settings come from the evaluation "
+                       "files, and missing cells are those of the grid the cells themselves span")
+    if data.split_path is None:
+        lacking.append("the split table (data/split.parquet, or the table `eval` scored, recorded in its "
+                       "manifest): no random-forest or chemprop baseline")
+    if data.pool is None:
+        lacking.append("data/pool.parquet: the pool is not described")
+    if not data.selections:
+        lacking.append("selection tables (selections/, or the checkpoints' --extra tables): no selection overlap")
+    if not data.influence_scores:
+        lacking.append("scores/influence-s<seed>.parquet: no influence-score section")
+    if data.audit is None:
+        lacking.append("data/audit.json: no leakage audit")
+    if data.split_compare is None:
+        lacking.append("data/split_compare.parquet: no comparison of split strategies")
+    if sources.layout == FILES_LAYOUT:
+        lacking.append(f"the baseline cache lives in {data.run_dir / 'baseline'} (the tables' common folder)")
+    return lacking
+
+
+def training_environments(run_dir: Path, checkpoints: Sequence[Path | None] = ()) -> dict[str, int]:
     """How many fine-tuning runs were trained where: the `--device` of each cell's command line (`auto` when not
     given) and the torch build its manifest records, e.g. {"--device cuda, torch 2.11.0+cu130": 75}. A study put
-    together from runs on different machines shows each kind."""
+    together from runs on different machines shows each kind. The run's cells/ and the checkpoints evaluated."""
     found: dict[str, int] = {}
-    for manifest in sorted((run_dir / "cells").glob("*/manifest.json")):
+    manifests = sorted((run_dir / "cells").glob("*/manifest.json"))
+    known = {m.resolve() for m in manifests}
+    for checkpoint in checkpoints:
+        manifest = checkpoint / "manifest.json" if checkpoint is not None else None
+        if manifest is not None and manifest.is_file() and manifest.resolve() not in known:
+            manifests.append(manifest)
+            known.add(manifest.resolve())
+    for manifest in manifests:
         try:
             record = json.loads(manifest.read_text())
         except (OSError, ValueError):
@@ -103,78 +201,85 @@ def training_environments(run_dir: Path) -> dict[str, int]:
     return found
 
 
-def _read_cells(run_dir: Path, notes: list[str]) -> tuple[pl.DataFrame, dict[CellKey, pl.DataFrame]]:
-    eval_dir = run_dir / "eval"
-    stems: dict[str, dict[str, Path]] = {}
-    for path in sorted(eval_dir.glob("*.parquet")) if eval_dir.is_dir() else []:
-        for kind in ("metrics", "predictions"):
-            if path.name.endswith(f".{kind}.parquet"):
-                stems.setdefault(path.name[: -len(f".{kind}.parquet")], {})[kind] = path
+def _read_cells(sources: Sources, task: str, notes: list[str]) -> tuple[pl.DataFrame, dict[CellKey, pl.DataFrame]]:
+    columns = metric_columns(task)
     rows, predictions = [], {}
-    for stem, files in stems.items():
-        key = parse_cell_name(stem)
-        if key is None:
-            notes.append(f"eval/{stem}.*: name is not variant-adapter-selection-s<seed>; skipped")
-            continue
-        preds = _test_predictions(files["predictions"], notes) if "predictions" in files else None
+    for cell in sources.cells:
+        key = cell.key
+        preds = _test_predictions(cell.predictions, task, notes) if cell.predictions is not None else None
         if preds is not None:
             predictions[key] = preds
-        row = _metrics_row(files["metrics"], notes) if "metrics" in files else None
+        row = {c: _number(cell.row.get(c)) for c in columns} if cell.row is not None else None
         if row is None and preds is not None:  # metrics lost: recompute them from the predictions
-            row = regression_metrics(preds["label"].to_numpy(), preds["prediction"].to_numpy())
-            notes.append(f"eval/{stem}: no readable metrics file; MSE recomputed from its predictions")
+            row = _recomputed(task, preds)
+            notes.append(f"{_rel(cell.predictions, sources.root)}: no readable metrics file; "
+                         f"{MAIN_METRIC[task].upper().replace('_', '-')} recomputed from its predictions")
         if row is not None:
             rows.append({"variant": key.variant, "adapter": key.adapter, "selection": key.selection,
-                         "seed": key.seed, **{c: row.get(c) for c in METRIC_COLUMNS},
-                         "converged": _converged(files.get("metrics"), run_dir / "cells" / stem)})
+                         "seed": key.seed, **{c: row.get(c) for c in columns},
+                         "converged": _converged(cell)})
     if not rows:
-        raise MolpeftError(f"no evaluation results in {eval_dir}: expected files named "
-                           "{variant}-{adapter}-{selection}-s{seed}.metrics.parquet (run `molpeft run` first)")
+        where = sources.root if sources.layout != FILES_LAYOUT else "the tables given"
+        raise MolpeftError(f"no evaluation results in {where}: expected metrics tables (*.metrics.parquet, from "
+                           "`molpeft eval --metrics`) with their manifests, or a `molpeft run` directory")
     schema = {"variant": pl.String, "adapter": pl.String, "selection": pl.String, "seed": pl.Int64,
-              **{c: pl.Float64 for c in METRIC_COLUMNS}, "converged": pl.Boolean}
+              **{c: pl.Float64 for c in columns}, "converged": pl.Boolean}
     metrics = pl.DataFrame(rows, schema=schema, strict=False).sort("variant", "adapter", "selection", "seed")
     return metrics, predictions
 
 
-def _metrics_row(path: Path, notes: list[str]) -> dict[str, Any] | None:
-    table = _read_optional(path, notes)
-    if table is None or table.height == 0:
-        return None
-    if "split" in table.columns and (table["split"] == "test").any():
-        table = table.filter(pl.col("split") == "test")
-    row = table.row(0, named=True)
-    return {c: _number(row.get(c)) for c in METRIC_COLUMNS}
+def _recomputed(task: str, predictions: pl.DataFrame) -> dict[str, Any]:
+    y, p = predictions["label"].to_numpy(), predictions["prediction"].to_numpy()
+    if task == REGRESSION:
+        return regression_metrics(y, p)
+    from molpeft_cli.training.metrics import task_metrics
+
+    return task_metrics(task, y, p)
 
 
-def _converged(metrics_path: Path | None, checkpoint: Path) -> bool | None:
+def _converged(cell: Cell) -> bool | None:
     """Whether the cell's training converged (early stopping fired): from its metrics row, else from the
     checkpoint's finetune.json; None when neither says (runs made before convergence was recorded)."""
-    if metrics_path is not None:
-        try:
-            table = read_table(metrics_path)
-        except MolpeftError:
-            table = None
-        if table is not None and "converged" in table.columns and table.height and table["converged"][0] is not None:
-            return bool(table["converged"][0])
+    value = (cell.row or {}).get("converged")
+    if value is not None:
+        return bool(value)
+    if cell.checkpoint is None:
+        return None
     try:
-        value = json.loads((checkpoint / "finetune.json").read_text()).get("converged")
+        value = json.loads((cell.checkpoint / "finetune.json").read_text()).get("converged")
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, bool) else None
 
 
-def _test_predictions(path: Path, notes: list[str]) -> pl.DataFrame | None:
+def _test_predictions(path: Path, task: str, notes: list[str]) -> pl.DataFrame | None:
     table = _read_optional(path, notes)
     if table is None:
         return None
-    if not {"mol_id", "label", "prediction"} <= set(table.columns):
+    score = "probability" if task == CLASSIFICATION and "probability" in table.columns else "prediction"
+    if not {"mol_id", "label", score} <= set(table.columns):
         notes.append(f"{_rel(path)}: lacks mol_id/label/prediction; ignored")
         return None
     if "split" in table.columns:
         table = table.filter(pl.col("split") == "test")
     table = table.select(pl.col("mol_id").cast(pl.String), pl.col("label").cast(pl.Float64),
-                         pl.col("prediction").cast(pl.Float64))
+                         pl.col(score).cast(pl.Float64).alias("prediction"))
     return table.filter(pl.col("label").is_not_null() & pl.col("prediction").is_finite())
+
+
+def _selections_of_cells(cells: Sequence[Cell], notes: list[str]) -> dict[tuple[str, int], pl.DataFrame]:
+    """(selection, seed) -> the selected molecules, from the extra tables each checkpoint trained on (a folder
+    without selections/)."""
+    tables: dict[tuple[str, int], pl.DataFrame] = {}
+    for cell in cells:
+        key = (cell.key.selection, cell.key.seed)
+        if not cell.extras or key in tables:
+            continue
+        parts = [t for t in (_read_optional(p, notes) for p in cell.extras) if t is not None and "mol_id" in t.columns]
+        if parts:
+            tables[key] = pl.concat([t.select(pl.col("mol_id").cast(pl.String)) for t in parts]).unique(
+                maintain_order=True)
+    return tables
 
 
 def _read_seeded(folder: Path, notes: list[str]) -> dict[tuple[str, int], pl.DataFrame]:
@@ -187,8 +292,8 @@ def _read_seeded(folder: Path, notes: list[str]) -> dict[tuple[str, int], pl.Dat
     return tables
 
 
-def _read_optional(path: Path, notes: list[str]) -> pl.DataFrame | None:
-    if not path.exists():
+def _read_optional(path: Path | None, notes: list[str]) -> pl.DataFrame | None:
+    if path is None or not path.exists():
         return None
     try:
         return read_table(path)

@@ -28,8 +28,8 @@ def missing_cells(data: RunData) -> list[str]:
     seeds = sorted({int(s) for s in planned(data.run_info, "seeds", data.seeds)})
     adapters = ordered(planned(data.run_info, "adapters", data.adapters()), ADAPTER_ORDER)
     selections = ordered(planned(data.run_info, "selections", data.selection_names()), SELECTION_ORDER)
-    grid = [(MAIN_VARIANT, a, s) for a in adapters for s in selections]
-    if "full" in adapters and "none" in selections and expects_direct(data):
+    grid = [(data.main_variant, a, s) for a in adapters for s in selections]
+    if data.main_variant == MAIN_VARIANT and "full" in adapters and "none" in selections and expects_direct(data):
         grid.append((DIRECT_VARIANT, "full", "none"))
     present = set(data.metrics.select("variant", "adapter", "selection", "seed").iter_rows())
     lines = []

@@ -12,6 +12,8 @@ from matplotlib.figure import Figure
 
 DPI = 110
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+CALIBRATION_BINS = 10
+LABELS = {"mse": "MSE", "roc_auc": "ROC-AUC"}
 
 
 def _new(width: float, height: float, ncols: int = 1):
@@ -33,28 +35,30 @@ def _cell(summary: pl.DataFrame, adapter: str, selection: str) -> dict | None:
 
 
 def selection_lines(summary: pl.DataFrame, adapters: Sequence[str], selections: Sequence[str],
-                    baseline_mse: float | None, path: Path) -> Path:
-    """Test MSE per selection strategy, one line per adapter, error bars = sd over seeds."""
+                    baseline_mse: float | None, path: Path, metric: str = "mse") -> Path:
+    """Test score (MSE, or the task's main metric) per selection strategy, one line per adapter, error bars = sd
+    over seeds."""
     figure, (ax,) = _new(7.5, 4.2)
     x = np.arange(len(selections))
+    mean_col, sd_col = f"{metric}_mean", f"{metric}_sd"
     for i, adapter in enumerate(adapters):
         cells = [_cell(summary, adapter, s) for s in selections]
-        mean = np.array([c["mse_mean"] if c else np.nan for c in cells], dtype=float)
-        sd = np.array([c["mse_sd"] if c and c["mse_sd"] is not None else 0.0 for c in cells], dtype=float)
+        mean = np.array([c[mean_col] if c else np.nan for c in cells], dtype=float)
+        sd = np.array([c[sd_col] if c and c[sd_col] is not None else 0.0 for c in cells], dtype=float)
         offset = (i - (len(adapters) - 1) / 2) * 0.04  # keep overlapping error bars apart
         ax.errorbar(x + offset, mean, yerr=sd, marker=MARKERS[i % len(MARKERS)], capsize=3, label=adapter)
     if baseline_mse is not None:
         ax.axhline(baseline_mse, color="grey", linestyle="--", linewidth=1, label="RF baseline")
     ax.set_xticks(x, list(selections))
     ax.set_xlabel("selection strategy")
-    ax.set_ylabel("test MSE (mean ± sd over seeds)")
+    ax.set_ylabel(f"test {LABELS.get(metric, metric)} (mean ± sd over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(figure, path)
 
 
-def tradeoff(summary: pl.DataFrame, adapters: Sequence[str], path: Path) -> Path:
-    """Trainable parameters (log x) against test MSE, coloured by training time: one point per cell."""
+def tradeoff(summary: pl.DataFrame, adapters: Sequence[str], path: Path, metric: str = "mse") -> Path:
+    """Trainable parameters (log x) against the test score, coloured by training time: one point per cell."""
     figure, (ax,) = _new(7.5, 4.2)
     seconds = summary["train_seconds_mean"].drop_nulls()
     vmin, vmax = (float(seconds.min()), float(seconds.max())) if len(seconds) else (0.0, 1.0)
@@ -64,15 +68,15 @@ def tradeoff(summary: pl.DataFrame, adapters: Sequence[str], path: Path) -> Path
         if part.height == 0:
             continue
         colour = part["train_seconds_mean"].fill_null(np.nan).to_numpy()
-        scatter = ax.scatter(part["trainable_params"].to_numpy(), part["mse_mean"].to_numpy(), c=colour,
+        scatter = ax.scatter(part["trainable_params"].to_numpy(), part[f"{metric}_mean"].to_numpy(), c=colour,
                              cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-9), s=60,
                              marker=MARKERS[i % len(MARKERS)], edgecolors="black", linewidths=0.5, label=adapter)
-        ax.annotate(adapter, (part["trainable_params"][0], part["mse_mean"].min()), textcoords="offset points",
+        ax.annotate(adapter, (part["trainable_params"][0], part[f"{metric}_mean"].min()), textcoords="offset points",
                     xytext=(6, -10), fontsize=8)
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.08)  # room for the labels at the extremes
     ax.set_xlabel("trainable parameters (log scale)")
-    ax.set_ylabel("test MSE (mean over seeds)")
+    ax.set_ylabel(f"test {LABELS.get(metric, metric)} (mean over seeds)")
     ax.grid(alpha=0.3, which="both")
     if scatter is not None:
         figure.colorbar(scatter, ax=ax, label="training time (s, mean over seeds)")
@@ -98,8 +102,8 @@ def parity(panels: Sequence[tuple[str, pl.DataFrame]], path: Path) -> Path:
 
 
 def paired_seeds(first: Mapping[int, float], second: Mapping[int, float], labels: tuple[str, str],
-                 path: Path) -> Path:
-    """Test MSE of two training routes per seed, lines joining the same seed."""
+                 path: Path, metric: str = "mse") -> Path:
+    """The test score of two training routes per seed, lines joining the same seed."""
     figure, (ax,) = _new(4.5, 3.6)
     seeds = sorted(set(first) | set(second))
     for seed in seeds:
@@ -112,8 +116,62 @@ def paired_seeds(first: Mapping[int, float], second: Mapping[int, float], labels
             ax.plot([i - 0.15, i + 0.15], [np.mean(list(side.values()))] * 2, color="black", linewidth=2)
     ax.set_xticks([0, 1], list(labels))
     ax.set_xlim(-0.5, 1.5)
-    ax.set_ylabel("test MSE (bar = mean)")
+    ax.set_ylabel(f"test {LABELS.get(metric, metric)} (bar = mean)")
     ax.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve's (false positive rate, true positive rate) points, from (0, 0) to (1, 1), one step per
+    distinct score (tied scores move both rates at once)."""
+    order = np.argsort(-scores, kind="stable")
+    y, s = labels[order] == 1, scores[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]  # the final index of each run of equal scores
+    tp, fp = np.cumsum(y)[last], np.cumsum(~y)[last]
+    return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)]
+
+
+def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width probability bin with molecules: the mean predicted probability, the share of positives
+    and the number of molecules."""
+    index = np.clip((probabilities * bins).astype(int), 0, bins - 1)
+    count = np.bincount(index, minlength=bins)
+    mean_p = np.bincount(index, weights=probabilities, minlength=bins)
+    positives = np.bincount(index, weights=(labels == 1).astype(float), minlength=bins)
+    kept = count > 0
+    return mean_p[kept] / count[kept], positives[kept] / count[kept], count[kept]
+
+
+def roc_curves(panels: Sequence[tuple[str, pl.DataFrame]], path: Path) -> Path:
+    """One ROC curve per (title, predictions pooled over seeds), on one set of axes."""
+    figure, (ax,) = _new(5.2, 4.6)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for title, table in panels:
+        fpr, tpr = roc_points(table["label"].to_numpy(), table["prediction"].to_numpy())
+        ax.plot(fpr, tpr, linewidth=1.5, label=title)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(figure, path)
+
+
+def calibration(panels: Sequence[tuple[str, pl.DataFrame]], path: Path) -> Path:
+    """Reliability curves: share of positives against mean predicted probability per bin, one line per panel."""
+    figure, (ax,) = _new(5.2, 4.6)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for i, (title, table) in enumerate(panels):
+        mean_p, observed, _ = reliability(table["label"].to_numpy(), table["prediction"].to_numpy())
+        ax.plot(mean_p, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
+    ax.set_xlabel("mean predicted probability (bin)")
+    ax.set_ylabel("share of positives")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     return _save(figure, path)
 
 

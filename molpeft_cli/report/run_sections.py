@@ -9,8 +9,15 @@ import polars as pl
 from molpeft_cli.report.analysis import Analysis
 from molpeft_cli.report.coverage import cells_without_predictions, missing_cells
 from molpeft_cli.report.document import Alert, Bullets, Paragraph, Section, Table
+from molpeft_cli.report.sources import FILES_LAYOUT, LAYOUT_HELP, RUN_LAYOUT
+from molpeft_cli.report.wording import ROUTE_NAMES, metric_name
+from molpeft_cli.tasks import CLASSIFICATION
 
-KNOWN_KEYS = ("profile", "model", "adapters", "selections", "seeds", "pool", "started", "ended")
+KNOWN_KEYS = ("profile", "model", "adapters", "selections", "seeds", "pool", "started", "ended", "data", "task")
+ROUTE_EVIDENCE = {"base model": "its checkpoint's base model (a `molpeft mlm` output: two-stage; any other: direct)",
+                  "recorded label": "the route label eval recorded (--variant), the base model not being found",
+                  "file name": "the file name, the table having no manifest",
+                  "assumed": "nothing: counted as direct, the base model not being found (see the notes)"}
 
 
 def test_target_alerts(analysis: Analysis) -> list[Alert]:
@@ -44,7 +51,11 @@ def header_section(analysis: Analysis) -> Section:
     data = analysis.data
     info = data.run_info
     seeds = data.seeds
-    rows = [["run directory", str(data.run_dir)]]
+    rows = [["run directory" if data.layout != FILES_LAYOUT else "metrics tables under", str(data.run_dir)]]
+    if "data" in info:
+        rows.append(["dataset", _short(info["data"])])
+    if "data" in info or "task" in info or data.task == CLASSIFICATION:
+        rows.append(["task", f"{data.task} (main metric: {metric_name(analysis.metric)})"])
     for key in ("profile", "model", "adapters", "selections"):
         if key in info:
             rows.append([key, _short(info[key])])
@@ -61,6 +72,8 @@ def header_section(analysis: Analysis) -> Section:
     blocks = [Table(["setting", "value"], rows, caption="From run.json and the evaluation files.", text_columns=2)]
     if not info:
         blocks.insert(0, Paragraph("No readable run.json: the settings below come from the evaluation files only."))
+    if data.layout != RUN_LAYOUT:
+        blocks += layout_blocks(analysis)
     if len(seeds) == 1:
         blocks.append(Paragraph("One seed: one seed gives no spread, so sd is shown as n/a and confidence intervals "
                                 "reflect test-molecule sampling only. Rerun with more seeds before drawing "
@@ -74,6 +87,23 @@ def header_section(analysis: Analysis) -> Section:
     return Section("What was run", blocks)
 
 
+def layout_blocks(analysis: Analysis) -> list:
+    """For a folder of hand-chained evaluations (or metrics tables given alone): how the cells were read, and
+    what the report leaves out because the folder lacks it."""
+    data = analysis.data
+    where = ("the metrics tables given" if data.layout == FILES_LAYOUT
+             else f"the metrics tables found under {data.run_dir} (searched recursively)")
+    routes = "; ".join(f"{n} cell{'s' if n != 1 else ''} from {ROUTE_EVIDENCE.get(how, how)}"
+                       for how, n in data.routes.items())
+    blocks: list = [Paragraph(f"Not a `molpeft run` directory: the cells are {where}, each read through its "
+                              f"manifest and its checkpoint's finetune.json, not its file name. The grid shows "
+                              f"{ROUTE_NAMES[data.main_variant]}. Routes read from: {routes}."),
+                    Paragraph(LAYOUT_HELP)]
+    if data.left_out:
+        blocks += [Paragraph("Left out, because these evaluations come without them:"), Bullets(data.left_out)]
+    return blocks
+
+
 def convergence_text(data) -> str:
     """How many fine-tuning runs converged (early stopping fired before --max-epochs), naming those that did not."""
     metrics = data.metrics
@@ -81,8 +111,9 @@ def convergence_text(data) -> str:
         return "Convergence: not recorded for these cells (made before molpeft recorded it)."
     known = metrics.filter(pl.col("converged").is_not_null())
     failed = known.filter(~pl.col("converged"))
+    watched = "validation MSE" if data.task != CLASSIFICATION else "validation metric (--stop-metric)"
     text = (f"Convergence: {known.height - failed.height} of {known.height} fine-tuning runs converged (early "
-            "stopping fired: the validation MSE stopped improving for --patience epochs before --max-epochs).")
+            f"stopping fired: the {watched} stopped improving for --patience epochs before --max-epochs).")
     if failed.height:
         names = [f"{r['variant']}/{r['adapter']}/{r['selection']} seed {r['seed']}"
                  for r in failed.iter_rows(named=True)]

@@ -1,5 +1,5 @@
-"""The `report` step: turn a run directory into report.md, headline.md, a self-contained report.html, figures and
-tables."""
+"""The `report` step: turn a run directory, any folder of evaluations, or metrics tables into report.md,
+headline.md, a self-contained report.html, figures and tables."""
 
 from __future__ import annotations
 
@@ -8,21 +8,33 @@ from pathlib import Path
 from typing import ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
+from molpeft_cli.errors import SettingError
 from molpeft_cli.schema import argument, config_option, option
 from molpeft_cli.settings import Runtime
+
+RUN_DIR_HELP = ("A run directory written by `molpeft run`; or any folder of evaluations (its *.metrics.parquet "
+                "tables are found recursively, any file names); or one or more metrics tables "
+                "(a.metrics.parquet b.metrics.parquet ...). Each cell is read from its `molpeft eval` manifest and "
+                "its checkpoint's finetune.json and manifest.json: the minimal layout is the metrics table, its "
+                "predictions table and their .manifest.json files, and the checkpoint directory they name. The "
+                "route is two-stage when the checkpoint's base model is a `molpeft mlm` output, direct otherwise. "
+                "run.json, data/split.parquet (else the table eval scored), data/pool.parquet, data/audit.json, "
+                "selections/ and scores/ are used when present; the report says what it leaves out without them.")
 
 
 @dataclass
 class ReportConfig:
     command: ClassVar[str] = "report"
 
-    run_dir: str = argument(help="Run directory written by `molpeft run`.", metavar="RUN_DIR")
     output: str = option(help="Report folder (replaced as a whole).", flags=("--output", "-o"))
+    # declared after `output` only because it has a default (None: refused below, with one line)
+    run_dir: list[str] | None = argument(None, help=RUN_DIR_HELP, metavar="RUN_DIR|METRICS")
     overwrite: bool = option(False, "Replace an existing folder at --output that is not a `molpeft report` "
                              "output (it is renamed aside, and removed once the new output is written).")
     resamples: int = option(2000, "Bootstrap resamples for the confidence intervals.")
     seed: int | None = option(None, "Bootstrap seed (default: the global --seed).")
-    baseline: bool = option(True, "Add the random-forest baseline (cached in RUN_DIR/baseline).")
+    baseline: bool = option(True, "Add the random-forest baseline (a classifier for classification; cached in "
+                            "RUN_DIR/baseline, or in the metrics tables' common folder).")
     rf_trees: int = option(500, "Trees in the random-forest baseline.")
     influence_check: str | None = option(None, "`molpeft influence-check` table: the influence section gives the "
                                          "LDS of the run's setting (default: RUN_DIR/scores/influence-check.parquet "
@@ -31,6 +43,13 @@ class ReportConfig:
                             "RUN_DIR/baseline).")
     chemprop_epochs: int = option(50, "Epochs of the chemprop baseline (chemprop's default 50).")
     config: str | None = config_option()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.run_dir, str | Path):  # one directory, as a plan or the Python API may give it
+            self.run_dir = [str(self.run_dir)]
+        if not self.run_dir:
+            raise SettingError("run_dir", "give {setting}: a run directory, a folder of evaluations, or metrics "
+                               "tables (*.metrics.parquet)")
 
 
 @dataclass
@@ -47,7 +66,8 @@ class ReportResult:
 
 
 def build_report(config: ReportConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> ReportResult:
-    """Summarise a run: MSE matrix over seeds, paired bootstrap intervals, trade-offs, parity, data and audit."""
+    """Summarise a run: the main metric's matrix over seeds (test MSE; ROC-AUC for classification), paired
+    bootstrap intervals, trade-offs, parity (ROC and calibration curves), data and audit."""
     from molpeft_cli.report import ForestConfig, ReportOptions
     from molpeft_cli.report import build_report as write_report
 
@@ -58,4 +78,5 @@ def build_report(config: ReportConfig, runtime: Runtime = Runtime(), argv: list[
     options = ReportOptions(n_resamples=c.resamples, seed=runtime.seed_for(c.seed), baseline=c.baseline,
                             forest=ForestConfig(n_trees=c.rf_trees), influence_check=c.influence_check,
                             chemprop=c.chemprop, chemprop_config=ChempropConfig(epochs=c.chemprop_epochs))
-    return ReportResult(write_report(Path(c.run_dir), Path(c.output), options, argv=argv))
+    given = [Path(p) for p in c.run_dir]
+    return ReportResult(write_report(given[0] if len(given) == 1 else given, Path(c.output), options, argv=argv))
