@@ -38,9 +38,23 @@ def log_path(plan: StudyPlan, step: Step) -> Path:
 
 def _init_worker(threads: int) -> None:
     # before torch or numpy load in this process, so their thread pools are sized once
+    import signal
+
     from molpeft_cli.settings import apply_threads
 
     apply_threads(threads)
+    # the parent forwards SIGTERM: end the step as Ctrl-C would (atomic writes remove their temporaries) instead of
+    # dying mid-write
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, frame) -> None:
+    import signal
+
+    from molpeft_cli.errors import Terminated
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one while cleaning up is ignored
+    raise Terminated()
 
 
 def _run_in_worker(step: Step, global_args: list[str], runtime: Runtime, log_file: str) -> float:
