@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,17 @@ class Runtime:
     seed: int = 0
     threads: int | None = None
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        from molpeft_cli.errors import SettingError
+
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SettingError("seed", f"{{setting}} must be a whole number, 0 or more, got {self.seed!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 0):
+            raise SettingError("threads", f"{{setting}} must be a whole number, 1 or more, got {self.threads!r}")
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.match(self.device):
+            raise SettingError("device", f"unknown {{setting}} {self.device!r}; choose auto, cpu, cuda, cuda:N (N a "
+                               "GPU number) or mps")
 
     def seed_for(self, seed: int | None) -> int:
         """A step's own seed wins over the runtime's."""

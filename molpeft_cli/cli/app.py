@@ -13,7 +13,6 @@ import contextlib
 import errno
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -26,14 +25,11 @@ from typer.exceptions import TyperException
 
 from molpeft_cli import __version__
 from molpeft_cli.console import error, library_logging, set_verbosity, verbosity
-from molpeft_cli.errors import MolpeftError, SettingError, Terminated
+from molpeft_cli.errors import MolpeftError, Terminated
 from molpeft_cli.settings import Runtime, apply_threads
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 EXIT_ERROR = 1
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[dict]:
     """While a command runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) where the process is, so it ends as
@@ -204,17 +200,13 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    if seed < 0:
-        raise SettingError("seed", f"{{setting}} must be 0 or more, got {seed}")
-    if not _DEVICE.match(device):
-        raise SettingError("device", f"unknown {{setting}} {device!r}; choose auto, cpu, cuda, cuda:N (N a GPU "
-                           "number) or mps")
+    runtime = Runtime(seed=seed, threads=threads, device=device)  # checks them: one line for a bad value
     level = -1 if quiet else verbose
     set_verbosity(level)
     handler = ctx.with_resource(library_logging(level))  # the library's log records on stderr until the command ends
     handler.addFilter(SettingFlags(ctx.invoked_subcommand))
     apply_threads(threads)
-    ctx.obj = Runtime(seed=seed, threads=threads, device=device)
+    ctx.obj = runtime
 
 
 def _register() -> None:
