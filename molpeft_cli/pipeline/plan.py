@@ -58,6 +58,16 @@ class StudyPlan:
     source: str = "lipophilicity"  # the dataset (`data`'s SOURCE)
     columns: dict[str, str] = field(default_factory=dict)  # the dataset's smiles_col, label_col, id_col as given
     task: str = "auto"  # as given to `run`; auto: `data` decides from the labels, and each step agrees from the same
+    budgets: list[int] = field(default_factory=list)  # `run --budgets`: the k of every selection; [] = the profile's
+
+    def budgets_of(self, strategy: str) -> list[tuple[int, int | None]]:
+        """(k, the budget in the cell's and selection's names: None for the profile's own k) of each cell of a
+        strategy: every budget for one that takes k, the profile's k alone for one that does not (`all`)."""
+        from molpeft_cli.selection import REGISTRY
+
+        if strategy == NO_SELECTION or not REGISTRY[strategy].takes_k:
+            return [(self.profile.k, None)]
+        return [(k, None if k == self.profile.k else k) for k in (self.budgets or [self.profile.k])]
 
     def add(self, step: Step) -> Step:
         if any(s.name == step.name for s in self.steps):
@@ -78,6 +88,7 @@ class StudyPlan:
                 **({"data": {"source": self.source, **self.columns}}
                    if self.source != "lipophilicity" or self.columns else {}),
                 **({"task": self.task} if self.task != "auto" else {}),
+                **({"budgets": list(self.budgets)} if self.budgets and self.budgets != [self.profile.k] else {}),
                 **({"features": list(self.features)} if self.features else {})}
 
 
@@ -100,16 +111,18 @@ def planned(name: str, command: str, path: Path, /, *, directory: bool = False, 
 def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list[str], selections: list[str],
                pool: str | None, model: str | None, source: str = "lipophilicity",
                features: list[str] | None = None, columns: dict[str, str] | None = None,
-               task: str = "auto") -> StudyPlan:
+               task: str = "auto", budgets: list[int] | None = None) -> StudyPlan:
     """The study's steps. `columns` names the dataset's smiles_col, label_col and id_col (as `data` takes them);
     the pool is read with the same label column when it has one of that name. `task` other than auto is passed to
     the steps that read labels (data for the dataset and the pool, finetune); under auto each decides from the same
-    labels by the same rule (`tasks.detect_task`), and the rest read it from the checkpoints."""
+    labels by the same rule (`tasks.detect_task`), and the rest read it from the checkpoints. `budgets`: the
+    number of pool molecules each selection cell adds, one cell per budget (default: the profile's k); the
+    selections of a strategy are made once per budget, and are nested where the strategy ranks the pool."""
     d = Path(run_dir)
     model = profile.model if model is None else model
     columns = dict(columns or {})
     plan = StudyPlan(d, profile, seeds, adapters, selections, pool, model, features=list(features or []),
-                     source=source, columns=columns, task=task)
+                     source=source, columns=columns, task=task, budgets=sorted(set(budgets or [])))
     told = {"task": task} if task != "auto" else {}
     data = d / "data"
     molecules, dataset, pool_table, split = (data / "molecules.parquet", data / "dataset.parquet",
@@ -144,7 +157,8 @@ def build_plan(run_dir: Path, profile: Profile, seeds: list[int], adapters: list
         _selection_steps(plan, seed, split, pool_table)
         for adapter in adapters:
             for selection in selections:
-                _cell_steps(plan, MAIN_VARIANT, adapter, selection, seed, str(mlm), "mlm", split)
+                for _, budget in plan.budgets_of(selection):
+                    _cell_steps(plan, MAIN_VARIANT, adapter, selection, seed, str(mlm), "mlm", split, budget)
         if "full" in adapters and NO_SELECTION in selections and model:
             _cell_steps(plan, DIRECT_VARIANT, "full", NO_SELECTION, seed, model, None, split)
     plan.add(planned("report", "report", d / "report", directory=True,
@@ -178,32 +192,32 @@ def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> Non
         _finetune_step(plan, MAIN_VARIANT, "full", NO_SELECTION, seed, str(d / "models" / "mlm"), "mlm", split)
     for strategy in strategies:
         needs = REGISTRY[strategy].needs
-        out = d / "selections" / f"{selection_name(strategy, seed)}.parquet"
-        settings: dict[str, Any] = {"pool": str(pool), "strategy": strategy, "output": str(out),
-                                    "exclude": str(split), "seed": seed}
+        common: dict[str, Any] = {"pool": str(pool), "strategy": strategy, "exclude": str(split), "seed": seed}
         deps = ["pool", "split"]
-        if REGISTRY[strategy].takes_k:
-            settings["k"] = p.k
         if "train" in needs:
-            settings["train"] = str(split)
+            common["train"] = str(split)
         if "model" in needs:
-            settings.update(model=str(base_ckpt), passes=p.passes, **p.select)
+            common.update(model=str(base_ckpt), passes=p.passes, **p.select)
             deps.append(base_step)
-        if "scores" in needs:
+        if "scores" in needs:  # one scores table per seed, whatever the budgets
             scores = d / "scores" / f"{selection_name(strategy, seed)}.parquet"
             influence = f"influence:s{seed}" if strategy == "influence" else f"influence:{strategy}-s{seed}"
             plan.add(planned(influence, "influence", scores, deps=[base_step, "pool", "split"],
                              checkpoint=str(base_ckpt), train=str(split), pool=str(pool), output=str(scores),
                              seed=seed, **p.influence))
-            settings["scores"] = str(scores)
+            common["scores"] = str(scores)
             deps.append(influence)
-        plan.add(planned(f"select:{strategy}-s{seed}", "select", out, deps=deps, **settings))
+        for k, budget in plan.budgets_of(strategy):
+            name = selection_name(strategy, seed, budget)
+            out = d / "selections" / f"{name}.parquet"
+            given = {"k": k} if REGISTRY[strategy].takes_k else {}
+            plan.add(planned(f"select:{name}", "select", out, deps=list(deps), output=str(out), **common, **given))
 
 
 def _finetune_step(plan: StudyPlan, variant: str, adapter: str, selection: str, seed: int, model: str,
-                   model_step: str | None, split: Path) -> str:
+                   model_step: str | None, split: Path, budget: int | None = None) -> str:
     d = plan.run_dir
-    name = cell_name(variant, adapter, selection, seed)
+    name = cell_name(variant, adapter, selection, seed, budget)
     settings: dict[str, Any] = {"split_table": str(split), "output": str(d / "cells" / name), "model": model,
                                 "peft": adapter, "seed": seed, "truncate": True, **plan.profile.finetune,
                                 **({"task": plan.task} if plan.task != "auto" else {})}
@@ -211,18 +225,18 @@ def _finetune_step(plan: StudyPlan, variant: str, adapter: str, selection: str, 
         settings["features"] = list(plan.features)
     deps = ["split"] + ([model_step] if model_step else [])
     if selection != NO_SELECTION:
-        settings["extra"] = [str(d / "selections" / f"{selection_name(selection, seed)}.parquet")]
-        deps.append(f"select:{selection}-s{seed}")
+        settings["extra"] = [str(d / "selections" / f"{selection_name(selection, seed, budget)}.parquet")]
+        deps.append(f"select:{selection_name(selection, seed, budget)}")
     plan.add(planned(f"finetune:{name}", "finetune", d / "cells" / name, directory=True, deps=deps, **settings))
     return name
 
 
 def _cell_steps(plan: StudyPlan, variant: str, adapter: str, selection: str, seed: int, model: str,
-                model_step: str | None, split: Path) -> None:
+                model_step: str | None, split: Path, budget: int | None = None) -> None:
     d = plan.run_dir
-    name = cell_name(variant, adapter, selection, seed)
+    name = cell_name(variant, adapter, selection, seed, budget)
     if not plan.has(f"finetune:{name}"):
-        _finetune_step(plan, variant, adapter, selection, seed, model, model_step, split)
+        _finetune_step(plan, variant, adapter, selection, seed, model, model_step, split, budget)
     preds, metrics = d / "eval" / f"{name}.predictions.parquet", d / "eval" / f"{name}.metrics.parquet"
     plan.add(planned(f"eval:{name}", "eval", preds, deps=[f"finetune:{name}"], extra_outputs=[metrics],
                      checkpoint=str(d / "cells" / name), data=str(split), split="test", output=str(preds),

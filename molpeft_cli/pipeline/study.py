@@ -50,6 +50,11 @@ class StudyConfig:
     adapters: list[str] | None = option(None, f"Comma-separated subset of {','.join(ADAPTERS)}.", comma=True)
     selections: list[str] | None = option(None, f"Comma-separated subset of {','.join(SELECTIONS)}.",
                                           comma=True)
+    budgets: list[int] | None = option(
+        None, "Comma-separated numbers of pool molecules to add (e.g. 50,100,185): every selection cell at each "
+        "budget, for curves of the test metric against the budget (default: the profile's one k). The `none` cell "
+        "is the zero point and `all` the pool-size end point; a strategy that ranks the pool picks nested sets.",
+        comma=True)
     features: list[str] | None = option(
         None, "Molecule features beside the embedding in every cell's head, comma-separated "
         f"({', '.join(FEATURE_SETS)}; `finetune --features`). Off by default: with them the cells compare "
@@ -90,6 +95,16 @@ class StudyConfig:
             FinetuneOptions(features=list(self.features))  # the same check as finetune's
         if self.seeds is not None and not self.seeds:
             raise SettingError("seeds", "{setting} is empty")
+        if self.budgets is not None:
+            if not self.budgets:
+                raise SettingError("budgets", "{setting} is empty")
+            if any(k < 1 for k in self.budgets):
+                raise SettingError("budgets", f"{{setting}} must be at least 1 each, got {self.budgets}")
+            if len(set(self.budgets)) != len(self.budgets):
+                raise SettingError("budgets", f"{{setting}} names a budget twice: {self.budgets}")
+            if self.pool is None and max(self.budgets) > PROFILES[self.profile].pool_size:
+                raise SettingError("budgets", f"{{setting}} {max(self.budgets)} exceeds the pool of "
+                                   f"{PROFILES[self.profile].pool_size} molecules carved for profile {self.profile}")
         if self.task not in TASK_CHOICES:
             raise SettingError("task", f"unknown {{setting}} {self.task!r}; choose one of {', '.join(TASK_CHOICES)}")
 
@@ -124,7 +139,7 @@ def plan_study(config: StudyConfig):
     return build_plan(Path(config.output), chosen, list(config.seeds or chosen.seeds),
                       list(config.adapters or ADAPTERS), list(config.selections or SELECTIONS),
                       str(Path(config.pool).resolve()) if config.pool else None, config.model, source=source,
-                      features=config.features, columns=columns, task=config.task)
+                      features=config.features, columns=columns, task=config.task, budgets=config.budgets)
 
 
 def global_args_for(runtime: Runtime, quiet: bool = False) -> list[str]:
