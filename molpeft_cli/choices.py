@@ -7,7 +7,10 @@ SPLIT_STRATEGIES = ("random", "scaffold", "weight", "maxmin", "butina", "fingerp
 DEDUPE_MODES = ("mean", "first", "error")
 
 ADAPTERS = ("full", "bitfit", "lora", "ia3")  # adapters.REGISTRY, in report order
-SELECTION_STRATEGIES = ("all", "random", "maxmin", "mcdropout", "influence")  # selection.REGISTRY
+# selection.REGISTRY: the original study's strategies, then the field's batch strategies (not on the study grid)
+SELECTION_STRATEGIES = ("all", "random", "maxmin", "mcdropout", "influence", "egl", "kcenter", "badge", "lcmd",
+                        "gradsim")
 NO_SELECTION = "none"  # the grid's baseline: training data as split, nothing added
-SELECTIONS = (NO_SELECTION, "all", "random", "mcdropout", "maxmin", "influence")  # the grid's axis, report order
+# the grid's axis (the original study's five and none), report order
+SELECTIONS = (NO_SELECTION, "all", "random", "mcdropout", "maxmin", "influence")
 FEATURE_SETS = ("rdkit2d", "morgan-count")  # chem.features: extra molecule features for the regression head

@@ -1,4 +1,5 @@
-"""`molpeft select`: choose pool molecules to add to training (random, mcdropout, maxmin, influence, all)."""
+"""`molpeft select`: choose pool molecules to add to training (random, mcdropout, maxmin, influence, all, egl,
+kcenter, badge, lcmd, gradsim)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.selection.all_pool import AllConfig, select_all
+from molpeft_cli.selection.badge import BadgeConfig, badge_context, select_badge
 from molpeft_cli.selection.base import (
     NEEDS,
     OUTPUT_COLUMNS,
@@ -25,12 +26,17 @@ from molpeft_cli.selection.base import (
     check_pool,
     no_context,
 )
+from molpeft_cli.selection.egl import EglConfig, egl_context, select_egl
+from molpeft_cli.selection.gradsim import GradSimConfig, gradsim_context, select_gradsim
 from molpeft_cli.selection.influence import InfluenceSelectionConfig, influence_context, select_influence
+from molpeft_cli.selection.kcenter import KCenterConfig, kcenter_context, select_kcenter
+from molpeft_cli.selection.lcmd import LcmdConfig, lcmd_context, select_lcmd
 from molpeft_cli.selection.maxmin import MaxMinConfig, maxmin_context, select_maxmin
 from molpeft_cli.selection.mcdropout import (
     McDropoutConfig,
     mc_dropout_predictions,
     mcdropout_context,
+    mcdropout_validation,
     select_mcdropout,
 )
 from molpeft_cli.selection.random_sample import RandomConfig, select_random
@@ -46,10 +52,13 @@ class Strategy:
     select: Callable[[pl.DataFrame, SelectionConfig, SelectionContext], pl.DataFrame]
     columns: tuple[str, ...]  # pool columns it reads
     help: str
-    needs: frozenset[str] = frozenset()  # inputs beyond the pool, keys of NEEDS: "model", "scores", "train"
+    needs: frozenset[str] = frozenset()  # inputs beyond the pool, keys of NEEDS: "model", "scores", "train", "valid"
     takes_k: bool = True  # False: it chooses the whole (guarded) pool, so `k` does not apply
     # SelectionInputs -> (the pool in the order the strategy takes it, its SelectionContext)
     context: Callable[[SelectionInputs], tuple[pl.DataFrame, SelectionContext]] = no_context
+    # (inputs, the config as used, the context) -> manifest keys of a check the strategy runs besides choosing
+    # (mcdropout: its uncertainty on the validation split); None: no check. It must leave the choice unchanged.
+    check: Callable[[SelectionInputs, SelectionConfig, SelectionContext], dict] | None = None
 
     def __post_init__(self) -> None:
         unknown = self.needs - set(NEEDS)
@@ -79,6 +88,7 @@ REGISTRY: dict[str, Strategy] = {
             "most uncertain first; score = the spread over dropout passes (std; classification: BALD by default)",
             needs=frozenset({"model"}),
             context=mcdropout_context,
+            check=mcdropout_validation,
         ),
         Strategy(
             "influence",
@@ -88,6 +98,53 @@ REGISTRY: dict[str, Strategy] = {
             "positive influence scores (estimated to lower the validation loss), highest first",
             needs=frozenset({"scores"}),
             context=influence_context,
+        ),
+        Strategy(
+            "egl",
+            EglConfig,
+            select_egl,
+            ("mol_id",),
+            "expected gradient length over the trainable parameters, largest first (regression: the prediction's "
+            "gradient norm)",
+            needs=frozenset({"model"}),
+            context=egl_context,
+        ),
+        Strategy(
+            "kcenter",
+            KCenterConfig,
+            select_kcenter,
+            ("mol_id",),
+            "core-set greedy in the model's pooled embedding, from the training molecules; score = distance to "
+            "the nearest centre",
+            needs=frozenset({"model", "train"}),
+            context=kcenter_context,
+        ),
+        Strategy(
+            "badge",
+            BadgeConfig,
+            select_badge,
+            ("mol_id",),
+            "classification: k-means++ on last-layer gradient embeddings at the predicted label (seeded)",
+            needs=frozenset({"model"}),
+            context=badge_context,
+        ),
+        Strategy(
+            "lcmd",
+            LcmdConfig,
+            select_lcmd,
+            ("mol_id",),
+            "regression: largest cluster maximum distance on last-layer features, from the training molecules",
+            needs=frozenset({"model", "train"}),
+            context=lcmd_context,
+        ),
+        Strategy(
+            "gradsim",
+            GradSimConfig,
+            select_gradsim,
+            ("mol_id",),
+            "cosine of seeded projected loss gradients to the mean validation gradient, highest first",
+            needs=frozenset({"model", "valid"}),
+            context=gradsim_context,
         ),
     )
 }
@@ -114,6 +171,11 @@ __all__ = [
     "NEEDS",
     "OUTPUT_COLUMNS",
     "REGISTRY",
+    "BadgeConfig",
+    "EglConfig",
+    "GradSimConfig",
+    "KCenterConfig",
+    "LcmdConfig",
     "InfluenceSelectionConfig",
     "MaxMinConfig",
     "McDropoutConfig",

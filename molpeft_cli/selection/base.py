@@ -60,6 +60,13 @@ class SelectionContext:
     predict: Callable[[Any, Any], Any] | None = None
     batches: Iterable[Any] | None = None  # mcdropout: pool batches, in pool row order
     task: str | None = None  # the checkpoint's task (tasks.TASKS), where a strategy runs one; None: regression
+    # kcenter, lcmd: the training split's batches (their embeddings are the first centres); gradsim: the validation
+    # split's labelled batches (the target gradient)
+    reference_batches: Sequence[Any] | None = None
+    pos_weight: float | None = None  # classification: the positive rows' weight in the checkpoint's training loss
+    # (pool rows, d) vectors given instead of a model: kcenter, lcmd: embeddings; badge: gradient embeddings
+    embeddings: Any = None
+    reference_embeddings: Any = None  # kcenter, lcmd: (rows, d) first centres given instead of reference_batches
 
 
 # what a strategy may need beyond the pool (`Strategy.needs`), and the select step's setting that gives it
@@ -67,6 +74,7 @@ NEEDS: dict[str, str] = {
     "model": "a fine-tuned checkpoint",
     "scores": "the table from the influence step",
     "train": "a split table whose train molecules the picks stay far from",
+    "valid": "a split table whose valid molecules are the target (default: the excluded split table)",
 }
 
 
@@ -77,6 +85,7 @@ class SelectionInputs:
 
     pool: pl.DataFrame
     train: pl.DataFrame | None = None  # a split table (its `train` rows)
+    valid: pl.DataFrame | None = None  # a split table (its `valid` rows: gradsim's target, mcdropout's check)
     scores: pl.DataFrame | None = None  # mol_id, score
     model: Any = None  # a loaded fine-tuned checkpoint (training.checkpoint.load_finetuned)
     truncate: bool = True  # cut over-long molecules when encoding the pool

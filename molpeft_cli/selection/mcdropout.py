@@ -5,15 +5,17 @@ forward passes run per pool batch with several passes stacked along the batch di
 checkpoint task's uncertainty (selection/uncertainty.py): regression, the standard deviation of the predictions
 over passes; classification, BALD by default (or the predictive entropy, or the std) of the per-pass
 probabilities, named in an `uncertainty` column. `prediction_mean` keeps the mean prediction (classification:
-the mean probability of the positive class).
+the mean probability of the positive class). Before it is used, the uncertainty is checked on the split's valid
+rows with the same passes and seed (`mcdropout_validation`: the manifest's `validation_uncertainty`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from molpeft_cli.errors import MolpeftError
+from molpeft_cli.errors import MolpeftError, SettingError
 from molpeft_cli.selection.base import (
     SelectionConfig,
     SelectionContext,
@@ -34,8 +36,11 @@ __all__ = [
     "length_sorted",
     "mc_dropout_predictions",
     "mcdropout_context",
+    "mcdropout_validation",
     "select_mcdropout",
 ]
+
+log = logging.getLogger(__name__)
 
 NAME = "mcdropout"
 
@@ -81,14 +86,7 @@ def select_mcdropout(pool: pl.DataFrame, config: McDropoutConfig, context: Selec
         raise MolpeftError("strategy 'mcdropout' needs a model, a predict function and pool batches")
     task = context.task or REGRESSION
     measure = resolve_uncertainty(config.uncertainty, task)
-    if task == REGRESSION:  # the regression path exactly as before the classification measures existed
-        mean, score = mc_dropout_predictions(
-            context.model, context.predict, context.batches, config.passes, config.seed, config.forward_rows
-        )
-    else:
-        mean, score = mc_dropout_summaries(context.model, context.predict, context.batches,
-                                           lambda samples: _probability_summary(samples, measure), config.passes,
-                                           config.seed, config.forward_rows)
+    mean, score = mc_dropout_scores(context, config, context.batches)
     if len(score) != pool.height:
         raise MolpeftError(f"MC dropout gave {len(score)} predictions for {pool.height} pool rows")
     order = choose_top(pool, score, config)
@@ -116,21 +114,26 @@ def length_sorted(pool: pl.DataFrame) -> pl.DataFrame:
         ["_len", "mol_id"]).drop("_len")
 
 
+def _length_sorted_batches(ft, table: pl.DataFrame, truncate: bool, batch_size: int) -> list[dict]:
+    """Batch dicts of consecutive rows of `table` (already in the order the outputs must come in)."""
+    from molpeft_cli.training.batching import iter_batches
+    from molpeft_cli.training.regression import encode
+
+    enc = encode(ft.tokenizer, table["smiles_canonical"].to_list(), truncate, ids=table["mol_id"].to_list())
+    return [batch.model_inputs() for batch in
+            iter_batches(enc.input_ids, batch_size, ft.tokenizer.pad_token_id, shuffle=False, in_order=True,
+                         features=ft.featurize(table["smiles_canonical"].to_list()))]
+
+
 def mcdropout_context(inputs: SelectionInputs, batch_size: int = 64) -> tuple[pl.DataFrame, SelectionContext]:
     """The pool sorted by length, and the loaded checkpoint's model, its task, a predict function (regression: in
     original label units; classification: the probability sigmoid(logit)) and the pool's batches in that order
     (consecutive rows, so they carry little padding)."""
     import torch
 
-    from molpeft_cli.training.batching import iter_batches
-    from molpeft_cli.training.regression import encode
-
     ft = inputs.require("model", NAME)
     pool = length_sorted(inputs.pool)
-    enc = encode(ft.tokenizer, pool["smiles_canonical"].to_list(), inputs.truncate, ids=pool["mol_id"].to_list())
-    batches = [batch.model_inputs() for batch in  # pool order, as select_mcdropout requires
-               iter_batches(enc.input_ids, batch_size, ft.tokenizer.pad_token_id, shuffle=False, in_order=True,
-                            features=ft.featurize(pool["smiles_canonical"].to_list()))]
+    batches = _length_sorted_batches(ft, pool, inputs.truncate, batch_size)  # pool order, as select_mcdropout needs
     mean, std = ft.label_mean, ft.label_std
     device = next(ft.model.parameters()).device
     bf16 = inputs.bf16
@@ -148,3 +151,42 @@ def mcdropout_context(inputs: SelectionInputs, batch_size: int = 64) -> tuple[pl
     task = ft.task
     return pool, SelectionContext(model=ft.model, predict=predict_probability if task == CLASSIFICATION else predict,
                                   batches=batches, task=task)
+
+
+def mc_dropout_scores(context: SelectionContext, config: McDropoutConfig, batches) -> tuple:
+    """(mean, uncertainty) over the dropout passes of `config` for the rows of `batches` (the selection's own
+    computation: regression, mean and std; classification, mean probability and the resolved measure)."""
+    task = context.task or REGRESSION
+    if task == REGRESSION:  # the regression path exactly as before the classification measures existed
+        return mc_dropout_predictions(context.model, context.predict, batches, config.passes, config.seed,
+                                      config.forward_rows)
+    measure = resolve_uncertainty(config.uncertainty, task)
+    return mc_dropout_summaries(context.model, context.predict, batches,
+                                lambda samples: _probability_summary(samples, measure), config.passes, config.seed,
+                                config.forward_rows)
+
+
+def mcdropout_validation(inputs: SelectionInputs, config: McDropoutConfig, context: SelectionContext) -> dict:
+    """How informative the uncertainty is on the validation split (`inputs.valid`'s labelled `valid` rows), with the
+    selection's passes and seed: {"validation_uncertainty": selection.validation_uncertainty's record}, logged in
+    one line; nothing without a split table."""
+    import polars as pl
+
+    from molpeft_cli.selection.validation_uncertainty import KEY, describe, uncertainty_check
+
+    if inputs.valid is None:
+        log.info("mcdropout: no split table given, so the uncertainty is not checked on validation molecules")
+        return {}
+    if "split" not in inputs.valid.columns:
+        raise SettingError("valid", "{setting} needs a split table (with a `split` column)")
+    rows = length_sorted(inputs.valid.filter((pl.col("split") == "valid") & pl.col("label").is_not_null()))
+    if rows.height == 0:
+        log.info("mcdropout: the split table has no labelled valid rows to check the uncertainty on")
+        return {}
+    batches = _length_sorted_batches(inputs.model, rows, inputs.truncate, 64)
+    mean, uncertainty = mc_dropout_scores(context, config, batches)
+    task = context.task or REGRESSION
+    record = uncertainty_check(task, mean, uncertainty, rows["label"].cast(pl.Float64).to_numpy(),
+                               resolve_uncertainty(config.uncertainty, task))
+    log.info(f"mcdropout: uncertainty on {describe(record)}")
+    return {KEY: record}

@@ -1,10 +1,11 @@
-"""The `select` step: choose pool molecules to add to training (random, mcdropout, maxmin, influence, all), from a
-pool table (and what the strategy needs) to a selection table, after the leakage guard."""
+"""The `select` step: choose pool molecules to add to training (random, mcdropout, maxmin, influence, all, and the
+field's batch strategies egl, kcenter, badge, lcmd, gradsim), from a pool table (and what the strategy needs) to a
+selection table, after the leakage guard."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from molpeft_cli.choices import SELECTION_STRATEGIES
@@ -27,23 +28,32 @@ class SelectConfig:
     command: ClassVar[str] = "select"
     # the settings that name input files (recorded as the manifest's inputs; the rest, less output and seed, are
     # its params)
-    inputs: ClassVar[tuple[str, ...]] = ("pool", "exclude", "train", "model", "scores", "config")
+    inputs: ClassVar[tuple[str, ...]] = ("pool", "exclude", "train", "valid", "model", "scores", "config")
+    # settings added after the original strategies: in the manifest's params only when not at their default, so
+    # the original strategies' manifests stay as they were
+    later: ClassVar[dict[str, Any]] = {"uncertainty": "auto", "projection_dim": 1024}
 
     pool: str = argument(help="Pool table (molecule table or raw CSV/parquet).", metavar="POOL")
     output: str = option(help="Selection table ('-' for stdout).", flags=("--output", "-o"))
     strategy: str = option("random", f"One of {', '.join(STRATEGIES)}.")
     k: int = option(185, "How many molecules to choose.", flags=("-k",))
     threshold: float | None = option(None, "Choose all scoring at least this instead of -k (mcdropout: std; "
-                                     "maxmin: Tanimoto distance; influence).")
+                                     "maxmin: Tanimoto distance; influence; egl: gradient length; kcenter, lcmd: "
+                                     "embedding distance; gradsim: cosine; not badge).")
     exclude: str | None = option(None, "Split table: pool molecules that are the same compound as a valid/test "
                                  "molecule are excluded (and reported).")
     exclude_splits: str = option("valid,test", "Which splits --exclude guards.")
-    train: str | None = option(None, "maxmin: split table whose train molecules the picks should also be far "
-                               "from (default: --exclude's table).")
-    model: str | None = option(None, "mcdropout: fine-tuned checkpoint directory.")
+    train: str | None = option(None, "maxmin, kcenter, lcmd: split table whose train molecules the picks should "
+                               "also be far from (default: --exclude's table).")
+    valid: str | None = option(None, "gradsim: split table whose valid molecules are the target; mcdropout: its "
+                               "uncertainty is checked on them (default: --exclude's table).")
+    model: str | None = option(None, "mcdropout, egl, kcenter, badge, lcmd, gradsim: fine-tuned checkpoint "
+                               "directory.")
     passes: int = option(100, "mcdropout: stochastic forward passes.")
     uncertainty: str = option("auto", "mcdropout: the score: auto (std for a regression checkpoint, bald for a "
                               "classification one), std, bald (mutual information), entropy (predictive).")
+    projection_dim: int = option(1024, "gradsim: dimension of the seeded random projection of the gradients (0: "
+                                 "none).")
     scores: str | None = option(None, "influence: scores table from `molpeft influence`.")
     truncate: bool = option(True, "mcdropout: cut over-long molecules instead of failing.")
     bf16: bool = option(False, "mcdropout: forward passes under bfloat16 autocast (several times faster on "
@@ -65,9 +75,10 @@ class SelectConfig:
 
     def params(self) -> dict[str, Any]:
         """The manifest's params: every setting except the input files, the output and the seed (the manifest
-        records the resolved seed on its own); the guarded splits as a list; `uncertainty` only when it is not
-        auto (so regression manifests stay as they were before the setting existed)."""
-        skipped = {*self.inputs, "output", "seed", *(("uncertainty",) if self.uncertainty == "auto" else ())}
+        records the resolved seed on its own); the guarded splits as a list; the `later` settings only when not
+        at their default (so manifests stay as they were before those settings existed)."""
+        skipped = {*self.inputs, "output", "seed",
+                   *(name for name, default in self.later.items() if getattr(self, name) == default)}
         params = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skipped}
         params["exclude_splits"] = list(self.guarded_splits)
         return params
@@ -77,6 +88,7 @@ class SelectConfig:
 class SelectResult:
     selection: Any  # polars.DataFrame: the chosen pool rows with rank and strategy
     record: dict[str, Any]  # what the guard excluded and how the strategy chose (also in the manifest)
+    checks: dict[str, Any] = field(default_factory=dict)  # manifest keys of the strategy's own check, if any
 
 
 def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] | None = None) -> SelectResult:
@@ -93,13 +105,17 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
     split_table = load_molecules(c.exclude, "split") if c.exclude else None
     train_table = load_molecules(c.train, "train") if c.train else split_table
+    valid_table = load_molecules(c.valid, "valid") if c.valid else split_table
     score_table = read_table(c.scores) if c.scores else None
-    options = dict(k=c.k, threshold=c.threshold, seed=seed, passes=c.passes, uncertainty=c.uncertainty)
+    options = dict(k=c.k, threshold=c.threshold, seed=seed, passes=c.passes, uncertainty=c.uncertainty,
+                   projection_dim=c.projection_dim)
+    checks: dict[str, Any] = {}
     chosen, record = run_selection(pool_table, c.strategy, options, split_table, c.guarded_splits, train_table,
-                                   c.model, score_table, c.truncate, bf16=c.bf16, device=runtime.device)
+                                   c.model, score_table, c.truncate, bf16=c.bf16, device=runtime.device,
+                                   valid=valid_table, checks=checks)
     write_table(chosen, c.output)
-    recorder.write(c.output, extra={"selection": record})
-    return SelectResult(chosen, record)
+    recorder.write(c.output, extra={"selection": record, **checks})
+    return SelectResult(chosen, record, checks)
 
 
 def guard_pool(pool: pl.DataFrame, split: pl.DataFrame | None, splits: tuple[str, ...]) -> tuple[pl.DataFrame, dict]:
@@ -126,9 +142,11 @@ def guard_pool(pool: pl.DataFrame, split: pl.DataFrame | None, splits: tuple[str
 def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.DataFrame | None,
                   excluded_splits: tuple[str, ...], train: pl.DataFrame | None, model: str | None,
                   scores: pl.DataFrame | None, truncate: bool, bf16: bool = False,
-                  device: str = "auto") -> tuple[pl.DataFrame, dict]:
+                  device: str = "auto", valid: pl.DataFrame | None = None,
+                  checks: dict | None = None) -> tuple[pl.DataFrame, dict]:
     """The guard (against `split`'s excluded splits), then the strategy, with the inputs its registry entry says it
-    needs (`train`'s train split, the `model` checkpoint, the `scores` table). Returns the chosen rows and what the
+    needs (`train`'s train split, `valid`'s valid split, the `model` checkpoint, the `scores` table), then the
+    strategy's own check, if it has one (its manifest keys go into `checks`). Returns the chosen rows and what the
     manifest records of them."""
     from molpeft_cli.selection import REGISTRY, SelectionInputs, select_pool
 
@@ -141,10 +159,13 @@ def run_selection(pool: pl.DataFrame, strategy: str, options: dict, split: pl.Da
     accepted = {f.name for f in fields(entry.config_cls)}
     config = entry.config_cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
     loaded = _load_finetuned(model, device) if "model" in entry.needs and model is not None else None
-    kept, context = entry.context(SelectionInputs(kept, train=train, scores=scores, model=loaded,
-                                                  truncate=truncate, bf16=bf16))
+    inputs = SelectionInputs(kept, train=train, valid=valid, scores=scores, model=loaded, truncate=truncate,
+                             bf16=bf16)
+    kept, context = entry.context(inputs)
     config = config.for_task(context.task)
     chosen = select_pool(kept, strategy, config, context)
+    if entry.check is not None and checks is not None:
+        checks.update(entry.check(inputs, config, context))
     log.info(f"{strategy}: chose {chosen.height} of {kept.height} pool molecules"
              + (f" ({guard['excluded']} excluded as valid/test compounds)" if guard["excluded"] else ""))
     record = {"guard": guard, "config": config.to_dict(), "chosen": chosen.height}

@@ -25,7 +25,9 @@ def test_every_strategy_declares_its_inputs_and_whether_it_takes_k():
         assert isinstance(entry.takes_k, bool), entry.name
     declared = {name: (sorted(e.needs), e.takes_k) for name, e in REGISTRY.items()}
     assert declared == {"all": ([], False), "random": ([], True), "maxmin": (["train"], True),
-                        "mcdropout": (["model"], True), "influence": (["scores"], True)}
+                        "mcdropout": (["model"], True), "influence": (["scores"], True),
+                        "egl": (["model"], True), "kcenter": (["model", "train"], True), "badge": (["model"], True),
+                        "lcmd": (["model", "train"], True), "gradsim": (["model", "valid"], True)}
 
 
 def test_an_unknown_input_is_refused_at_registration():

@@ -17,7 +17,10 @@ from selection_helpers import (
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.selection import (
     REGISTRY,
+    BadgeConfig,
     InfluenceSelectionConfig,
+    KCenterConfig,
+    LcmdConfig,
     MaxMinConfig,
     McDropoutConfig,
     RandomConfig,
@@ -35,6 +38,14 @@ def mcdropout_context(pool: pl.DataFrame) -> SelectionContext:
     )
 
 
+def embedding_context(pool: pl.DataFrame) -> SelectionContext:
+    """Vectors given instead of a model, a function of each row's mol_id (so they follow the rows), and 3 centres."""
+    import numpy as np
+
+    rows = [np.random.default_rng(int(m[6:]) if m[6:].isdigit() else len(m)).normal(size=4) for m in pool["mol_id"]]
+    return SelectionContext(embeddings=np.stack(rows), reference_embeddings=np.zeros((3, 4)) + np.arange(3)[:, None])
+
+
 # (name, config, context factory, choice independent of the pool's row order)
 # mcdropout is not: a molecule's dropout masks depend on where its row sits in the batch
 CASES = [
@@ -42,6 +53,10 @@ CASES = [
     ("maxmin", MaxMinConfig(k=12, seed=3), lambda pool: SelectionContext(), True),
     ("mcdropout", McDropoutConfig(k=12, passes=20, seed=3), mcdropout_context, False),
     ("influence", InfluenceSelectionConfig(k=12), lambda pool: SelectionContext(), True),
+    # egl and gradsim need a model: tests/selection/test_model_strategies.py; badge's draws follow the row order
+    ("kcenter", KCenterConfig(k=12), embedding_context, True),
+    ("lcmd", LcmdConfig(k=12), embedding_context, True),
+    ("badge", BadgeConfig(k=12, seed=3), embedding_context, False),
 ]
 
 
@@ -51,7 +66,8 @@ def pool() -> pl.DataFrame:
 
 
 def test_registry_lists_the_strategies() -> None:
-    assert list(REGISTRY) == ["all", "random", "maxmin", "mcdropout", "influence"]
+    assert list(REGISTRY) == ["all", "random", "maxmin", "mcdropout", "influence", "egl", "kcenter", "badge", "lcmd",
+                              "gradsim"]
     for entry in REGISTRY.values():
         assert entry.config_cls().k == 185
 
