@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from molpeft_cli.choices import FEATURE_SETS
+from molpeft_cli.choices import FEATURE_SETS, NO_SELECTION, SELECTION_STRATEGIES
 from molpeft_cli.data.lock import LOCK_NAME
 from molpeft_cli.errors import InputError, MolpeftError, SettingError
 from molpeft_cli.pipeline.profiles import ADAPTERS, PROFILES, SELECTIONS
@@ -20,6 +20,8 @@ from molpeft_cli.tasks import TASK_CHOICES
 from molpeft_cli.training.options import FinetuneOptions
 
 log = logging.getLogger(__name__)
+
+_MORE_STRATEGIES = [s for s in SELECTION_STRATEGIES if s not in SELECTIONS]  # registered, not in the default grid
 
 
 class TimeLimitReached(MolpeftError):
@@ -48,7 +50,8 @@ class StudyConfig:
     model: str | None = option(None, "Base model instead of the profile's.")
     seeds: list[int] | None = option(None, "Comma-separated seeds (default: the profile's).", comma=True)
     adapters: list[str] | None = option(None, f"Comma-separated subset of {','.join(ADAPTERS)}.", comma=True)
-    selections: list[str] | None = option(None, f"Comma-separated subset of {','.join(SELECTIONS)}.",
+    selections: list[str] | None = option(None, "Comma-separated selections (default: the original study's "
+                                          f"{','.join(SELECTIONS)}; also {','.join(_MORE_STRATEGIES)}).",
                                           comma=True)
     budgets: list[int] | None = option(
         None, "Comma-separated numbers of pool molecules to add (e.g. 50,100,185): every selection cell at each "
@@ -81,7 +84,7 @@ class StudyConfig:
         if self.profile not in PROFILES:
             raise SettingError("profile", f"unknown {{setting}} {self.profile!r}; choose one of "
                                f"{', '.join(PROFILES)}")
-        for name, allowed in (("adapters", ADAPTERS), ("selections", SELECTIONS)):
+        for name, allowed in (("adapters", ADAPTERS), ("selections", (NO_SELECTION, *SELECTION_STRATEGIES))):
             values = getattr(self, name)
             if values is None:
                 continue
