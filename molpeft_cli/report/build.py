@@ -12,7 +12,7 @@ from molpeft_cli.data.atomic import atomic_dir, write_text_atomic
 from molpeft_cli.data.manifest import build_manifest, now, write_manifest
 from molpeft_cli.data.tables import write_table
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.report import budget_sections, data_sections, headline, results_sections, run_sections
+from molpeft_cli.report import budget_sections, data_sections, headline, results_sections, run_sections, uncertainty
 from molpeft_cli.report.analysis import Analysis, ReportOptions, analyse
 from molpeft_cli.report.collect import collect_run
 from molpeft_cli.report.coverage import missing_cells
@@ -84,6 +84,8 @@ def compose(analysis: Analysis, figures_dir: Path) -> Document:
         results_sections.finetuning_section(analysis, figures_dir),
         data_sections.split_section(analysis),
         data_sections.overlap_section(analysis, figures_dir),
+        *([checked] if (checked := uncertainty.uncertainty_section(
+            analysis.data.selection_manifests, analysis.data.selection_names(), figures_dir)) else []),
         data_sections.influence_section(analysis, figures_dir),
         data_sections.audit_section(analysis),
     ]

@@ -62,6 +62,8 @@ class RunData:
     # keeps each strategy's largest budget), and the test predictions by (cell, budget); else None and {}
     budgets: pl.DataFrame | None = None
     budget_predictions: dict[tuple[CellKey, int], pl.DataFrame] = field(default_factory=dict)
+    # (strategy, seed) -> the manifest of its selection table (selections/, or the tables the checkpoints name)
+    selection_manifests: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -119,6 +121,7 @@ def collect_run(source: str | Path | Sequence[str | Path]) -> RunData:
     data.selections = _read_seeded(run_dir / "selections", notes)
     if not (run_dir / "selections").is_dir():
         data.selections = _selections_of_cells(sources.cells, notes)
+    data.selection_manifests = selection_manifests(run_dir, sources.cells)
     data.influence_scores = {seed: df for (name, seed), df in _read_seeded(run_dir / "scores", notes).items()
                              if name == "influence"}
     data.test_target_sources = find_test_targets(run_dir)
@@ -319,6 +322,27 @@ def _selections_of_cells(cells: Sequence[Cell], notes: list[str]) -> dict[tuple[
             tables[key] = pl.concat([t.select(pl.col("mol_id").cast(pl.String)) for t in parts]).unique(
                 maintain_order=True)
     return tables
+
+
+def selection_manifests(run_dir: Path, cells: Sequence[Cell]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(strategy, seed) -> the manifest `molpeft select` wrote beside each selection table: under selections/ and
+    those the cells' checkpoints trained on; the strategy and seed as the manifest records them (a strategy's
+    several budgets share one seed's model, so the first table found stands for them)."""
+    folder = run_dir / "selections"
+    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    paths += [p for cell in cells for p in cell.extras]
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in paths:
+        manifest = _read_json(path.with_name(path.name + ".manifest.json"), [])
+        params = (manifest or {}).get("params")
+        if manifest is None or manifest.get("command") != "select" or not isinstance(params, dict):
+            continue
+        try:
+            key = (str(params["strategy"]), int(manifest["seed"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        found.setdefault(key, manifest)
+    return found
 
 
 def _read_seeded(folder: Path, notes: list[str]) -> dict[tuple[str, int], pl.DataFrame]:

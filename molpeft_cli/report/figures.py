@@ -218,6 +218,8 @@ def budget_curves(table: pl.DataFrame, adapters: Sequence[str], path: Path, metr
         part = table.filter(pl.col("adapter") == adapter)
         none = part.filter(pl.col("selection") == "none")
         for i, strategy in enumerate(strategies):
+            if not part.filter(pl.col("selection") == strategy).height:
+                continue
             rows = pl.concat([none, part.filter(pl.col("selection") == strategy)]).sort("budget")
             x = rows["n_added"].fill_null(rows["budget"].cast(pl.Float64)).to_numpy()
             low, high = (rows[c].fill_null(np.nan).to_numpy() for c in (f"{metric}_low", f"{metric}_high"))
@@ -248,4 +250,36 @@ def budget_curves(table: pl.DataFrame, adapters: Sequence[str], path: Path, metr
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
         top.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def interval_calibration(panels: Sequence[tuple[str, Sequence[tuple[float, float]]]], path: Path) -> Path:
+    """Observed coverage against the nominal level of the central interval, one line per (title, points)."""
+    figure, (ax,) = _new(5.2, 4.6)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for i, (title, points) in enumerate(panels):
+        level, observed = np.array(sorted(points)).T
+        ax.plot(level, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
+    ax.set_xlabel("nominal level of the interval (mean ± z·sd)")
+    ax.set_ylabel("share of validation molecules inside")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(figure, path)
+
+
+def uncertainty_reliability(panels: Sequence[tuple[str, Sequence[tuple[float, float, int]]]], path: Path) -> Path:
+    """Reliability diagram from recorded bins: share of positives against mean predicted probability."""
+    figure, (ax,) = _new(5.2, 4.6)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for i, (title, points) in enumerate(panels):
+        mean_p, observed, _ = np.array(sorted(points)).T
+        ax.plot(mean_p, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
+    ax.set_xlabel("mean predicted probability (bin)")
+    ax.set_ylabel("share of positives")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     return _save(figure, path)
