@@ -29,11 +29,11 @@ def budget_cells(data: RunData, adapter: str, selection: str, budget: int) -> di
 
 
 def has_budgets(data: RunData) -> bool:
-    """Whether some strategy of the report's route ran at more than one budget."""
+    """Whether some strategy of the report's route ran at more than one budget for one seed."""
     if data.budgets is None:
         return False
     counts = data.budgets.filter((pl.col("variant") == data.main_variant) & ~pl.col("selection").is_in(FIXED)
-                                 ).group_by("adapter", "selection").agg(pl.col("budget").n_unique())
+                                 ).group_by("adapter", "selection", "seed").agg(pl.col("budget").n_unique())
     return bool(counts.height and counts["budget"].max() > 1)
 
 

@@ -240,17 +240,17 @@ def _read_cells(sources: Sources, task: str, notes: list[str]
 
 def matrix_cells(cells: Sequence[Cell]) -> set[int]:
     """The ids of the cells the matrix shows: all of them, unless a (route, adapter, selection) was run at more
-    than one budget; then only its cells at the largest budget."""
-    budgets: dict[tuple[str, str, str], set[int]] = {}
+    than one budget for one seed; then only its cells at the largest budget. (Budgets that differ only between
+    seeds, as a threshold's selections do, are one budget each and all stay.)"""
+    budgets: dict[tuple[str, str, str], dict[int, set[int]]] = {}
     for cell in cells:
         if cell.budget is not None:
-            budgets.setdefault((cell.key.variant, cell.key.adapter, cell.key.selection), set()).add(cell.budget)
-    kept = set()
-    for cell in cells:
-        known = budgets.get((cell.key.variant, cell.key.adapter, cell.key.selection), set())
-        if len(known) < 2 or cell.budget == max(known):
-            kept.add(id(cell))
-    return kept
+            group = budgets.setdefault((cell.key.variant, cell.key.adapter, cell.key.selection), {})
+            group.setdefault(cell.key.seed, set()).add(cell.budget)
+    largest = {key: max(b for seeds in group.values() for b in seeds) for key, group in budgets.items()
+               if any(len(seeds) > 1 for seeds in group.values())}
+    return {id(cell) for cell in cells
+            if largest.get((cell.key.variant, cell.key.adapter, cell.key.selection), cell.budget) == cell.budget}
 
 
 def _read_cell(cell: Cell, task: str, notes: list[str], columns: Sequence[str]

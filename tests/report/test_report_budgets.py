@@ -31,9 +31,10 @@ def test_cells_carry_their_budget_and_the_matrix_keeps_the_largest(budget_report
     influence = budgets.filter((pl.col("selection") == "influence") & (pl.col("budget") == 5))
     assert influence["n_added"].to_list() == [5, 4, 5]  # seed 1 added fewer than asked, still budget 5
     assert sorted(set(budgets.filter(pl.col("selection") == "all")["budget"])) == [POOL]
-    assert data.metrics.height == 8 * 3  # 8 (adapter, selection) pairs, one cell per (adapter, selection, seed): the largest budget
+    assert data.metrics.height == 8 * 3  # 8 (adapter, selection) pairs x 3 seeds, each at its largest budget
     markdown = (report / "report.md").read_text()
-    assert md_row(markdown, "full", "Test MSE: adapter × selection")[4] == f"**{mean_mse('full', 'maxmin', 10):.3f} ± 0.029**"
+    best = f"**{mean_mse('full', 'maxmin', 10):.3f} ± 0.029**"
+    assert md_row(markdown, "full", "Test MSE: adapter × selection")[4] == best
 
 
 def test_the_budget_table_has_every_point_with_its_band(budget_report):
@@ -97,3 +98,19 @@ def test_a_cells_roc_auc_band_is_centred_on_the_mean_of_sklearns_roc_auc():
     regression = cell_interval({0: cell[0]}, "x", 500, 0, "regression")
     assert regression.estimate == pytest.approx(np.mean((cell[0]["prediction"] - cell[0]["label"]).to_numpy() ** 2))
     assert regression.p_value is None
+
+
+def test_budgets_that_differ_only_between_seeds_are_one_budget():
+    """A threshold's selections add a different number of molecules per seed: every seed stays in the matrix."""
+    from molpeft_cli.cells import CellKey
+    from molpeft_cli.report.collect import matrix_cells
+    from molpeft_cli.report.sources import Cell
+
+    def cell(selection, seed, budget):
+        return Cell(CellKey("two-stage", "full", selection, seed), "regression", None, None, None, None,
+                    budget=budget, n_added=budget)
+
+    threshold = [cell("mcdropout", 0, 7), cell("mcdropout", 1, 9), cell("none", 0, 0), cell("none", 1, 0)]
+    assert matrix_cells(threshold) == {id(c) for c in threshold}
+    studied = [*threshold, cell("random", 0, 5), cell("random", 0, 10), cell("random", 1, 10)]
+    assert matrix_cells(studied) == {id(c) for c in studied} - {id(studied[4])}
