@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
 
     step_command(app, "report", ReportConfig, handle, "Summarise a run, a folder of hand-chained evaluations, or "
                  "metrics tables (`molpeft report -o DIR eval/*.metrics.parquet`): headline (PEFT/full ratios, "
-                 "selections that beat none), the main metric's matrix over seeds (test MSE; ROC-AUC for "
-                 "classification), paired bootstrap intervals, trade-offs, parity (ROC and calibration curves for "
-                 "classification), data and audit. Minimal layout: each cell's metrics table with the "
-                 ".manifest.json `molpeft eval` writes, and the checkpoint directory it names (finetune.json, "
-                 "manifest.json).")
+                 "selections that beat none after Holm's correction), the main metric's matrix over seeds (test "
+                 "MSE; ROC-AUC for classification), paired bootstrap intervals, trade-offs, parity (ROC and "
+                 "calibration curves for classification), budget curves when strategies ran at several budgets, "
+                 "the uncertainty check of mcdropout selections, data and audit. Minimal layout: each cell's "
+                 "metrics table with the .manifest.json `molpeft eval` writes, and the checkpoint directory it "
+                 "names (finetune.json, manifest.json).")

@@ -10,6 +10,7 @@ import polars as pl
 
 from molpeft_cli.errors import MolpeftError
 from molpeft_cli.report.baseline import ForestConfig, baseline_params, forest_baselines
+from molpeft_cli.report.budgets import budget_table
 from molpeft_cli.report.chemprop_baseline import ChempropConfig
 from molpeft_cli.report.collect import DIRECT_VARIANT, MAIN_VARIANT, RunData
 from molpeft_cli.report.stats import (
@@ -48,6 +49,7 @@ class Analysis:
     differences: pl.DataFrame  # two-stage cells against the same adapter's `none` cell
     finetuning: Interval | None  # two-stage minus direct, full fine-tuning, selection none
     ratios: pl.DataFrame | None = None  # PEFT main metric over full fine-tuning's (same selection; best cells)
+    budgets: pl.DataFrame | None = None  # budget curves and differences to random (when a strategy had several)
     baseline: pl.DataFrame | None = None  # one RF metrics row per seed
     baseline_predictions: dict[int, pl.DataFrame] = field(default_factory=dict)
     baseline_note: str = ""
@@ -115,6 +117,7 @@ def analyse(data: RunData, options: ReportOptions) -> Analysis:
     )
     best = {row["adapter"]: row["selection"] for row in best_rows(analysis.main_summary(), data.metric)}
     analysis.ratios = ratios_to_full(data, best, options.n_resamples, options.seed)
+    analysis.budgets = budget_table(data, options.n_resamples, options.seed)
     _add_baseline(analysis, data.run_dir)
     _add_chemprop(analysis, data.run_dir)
     return analysis

@@ -12,7 +12,7 @@ from molpeft_cli.data.atomic import atomic_dir, write_text_atomic
 from molpeft_cli.data.manifest import build_manifest, now, write_manifest
 from molpeft_cli.data.tables import write_table
 from molpeft_cli.errors import MolpeftError
-from molpeft_cli.report import data_sections, headline, results_sections, run_sections
+from molpeft_cli.report import budget_sections, data_sections, headline, results_sections, run_sections, uncertainty
 from molpeft_cli.report.analysis import Analysis, ReportOptions, analyse
 from molpeft_cli.report.collect import collect_run
 from molpeft_cli.report.coverage import missing_cells
@@ -29,9 +29,9 @@ INPUTS = ("run.json", "data/split.parquet", "data/pool.parquet", "data/split_com
 def build_report(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path,
                  options: ReportOptions | None = None, argv: list[str] | None = None) -> Path:
     """Write report.md, headline.md, report.html (self-contained), figures/*.png, cells.parquet, summary.parquet,
-    differences.parquet, ratios.parquet and manifest.json to `out_dir`, replacing it as a whole; returns
-    `out_dir`. `run_dir`: a run directory, any folder of evaluations, or a list of metrics tables. `argv`: the
-    command line recorded in the manifest."""
+    differences.parquet, ratios.parquet (budgets.parquet when a strategy ran at several budgets) and manifest.json
+    to `out_dir`, replacing it as a whole; returns `out_dir`. `run_dir`: a run directory, any folder of
+    evaluations, or a list of metrics tables. `argv`: the command line recorded in the manifest."""
     out_dir = Path(out_dir)
     options = options or ReportOptions()
     started = now()
@@ -51,6 +51,8 @@ def build_report(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path
         write_table(analysis.summary, tmp / "summary.parquet")  # one row per cell: mean and sd over seeds
         write_table(analysis.differences, tmp / "differences.parquet")
         write_table(analysis.ratios, tmp / "ratios.parquet")  # PEFT main metric over full fine-tuning's
+        if analysis.budgets is not None:  # a strategy ran at several budgets: the curves and differences to random
+            write_table(analysis.budgets, tmp / "budgets.parquet")
         params = {"n_resamples": options.n_resamples, "seed": options.seed, "baseline": options.baseline,
                   "chemprop": options.chemprop, "chemprop_config": asdict(options.chemprop_config),
                   "forest": asdict(options.forest), "influence_check": options.influence_check}
@@ -76,11 +78,14 @@ def compose(analysis: Analysis, figures_dir: Path) -> Document:
         run_sections.header_section(analysis),
         matrix,
         results_sections.statistics_section(analysis),
+        *([budgets] if (budgets := budget_sections.budget_section(analysis, figures_dir)) else []),
         results_sections.tradeoff_section(analysis, figures_dir),
         results_sections.parity_section(analysis, figures_dir),  # ROC and calibration curves for classification
         results_sections.finetuning_section(analysis, figures_dir),
         data_sections.split_section(analysis),
         data_sections.overlap_section(analysis, figures_dir),
+        *([checked] if (checked := uncertainty.uncertainty_section(
+            analysis.data.selection_manifests, analysis.data.selection_names(), figures_dir)) else []),
         data_sections.influence_section(analysis, figures_dir),
         data_sections.audit_section(analysis),
     ]

@@ -8,6 +8,7 @@ what is missing or unreadable is noted, not fatal.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from molpeft_cli.training.metrics import regression_metrics
 
 ADAPTER_ORDER = ADAPTERS
 SELECTION_ORDER = SELECTIONS
+BUDGETED_SELECTION = re.compile(r"^(?P<strategy>[A-Za-z0-9_]+)-k(?P<k>\d+)-s(?P<seed>\d+)$")
 COMMON_COLUMNS = ("trainable_params", "total_params", "train_seconds")
 METRIC_COLUMNS = (*METRICS[REGRESSION], *COMMON_COLUMNS)
 
@@ -56,6 +58,12 @@ class RunData:
     split_path: Path | None = None  # the split table the baselines train on
     left_out: list[str] = field(default_factory=list)  # what a hand-chained layout lacks, and what goes with it
     routes: dict[str, int] = field(default_factory=dict)  # how the cells' routes were found -> number of cells
+    # when a strategy ran at more than one budget: every cell's metrics row with budget and n_added (the matrix
+    # keeps each strategy's largest budget), and the test predictions by (cell, budget); else None and {}
+    budgets: pl.DataFrame | None = None
+    budget_predictions: dict[tuple[CellKey, int], pl.DataFrame] = field(default_factory=dict)
+    # (strategy, seed) -> the manifest of its selection table (selections/, or the tables the checkpoints name)
+    selection_manifests: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -100,9 +108,10 @@ def collect_run(source: str | Path | Sequence[str | Path]) -> RunData:
     run_dir = sources.root
     notes = list(sources.notes)
     task = _task_of(sources)
-    metrics, predictions = _read_cells(sources, task, notes)
+    metrics, predictions, budgets, budget_predictions = _read_cells(sources, task, notes)
     data = RunData(run_dir=run_dir, run_info=_read_json(run_dir / "run.json", notes) or {}, metrics=metrics,
-                   predictions=predictions, notes=notes, task=task, layout=sources.layout)
+                   predictions=predictions, notes=notes, task=task, layout=sources.layout, budgets=budgets,
+                   budget_predictions=budget_predictions)
     data.routes = dict(sorted(_count(c.route_from for c in sources.cells).items()))
     data.split_path = _split_path(sources, notes)
     data.split = _read_optional(data.split_path, notes) if data.split_path is not None else None
@@ -112,6 +121,7 @@ def collect_run(source: str | Path | Sequence[str | Path]) -> RunData:
     data.selections = _read_seeded(run_dir / "selections", notes)
     if not (run_dir / "selections").is_dir():
         data.selections = _selections_of_cells(sources.cells, notes)
+    data.selection_manifests = selection_manifests(run_dir, sources.cells)
     data.influence_scores = {seed: df for (name, seed), df in _read_seeded(run_dir / "scores", notes).items()
                              if name == "influence"}
     data.test_target_sources = find_test_targets(run_dir)
@@ -201,31 +211,63 @@ def training_environments(run_dir: Path, checkpoints: Sequence[Path | None] = ()
     return found
 
 
-def _read_cells(sources: Sources, task: str, notes: list[str]) -> tuple[pl.DataFrame, dict[CellKey, pl.DataFrame]]:
+def _read_cells(sources: Sources, task: str, notes: list[str]
+                ) -> tuple[pl.DataFrame, dict[CellKey, pl.DataFrame], pl.DataFrame | None, dict]:
+    """The matrix's metrics rows and test predictions (each cell at its largest budget), and, when some strategy
+    was run at more than one budget, every cell's row with its budget and the predictions by (key, budget)."""
     columns = metric_columns(task)
-    rows, predictions = [], {}
-    for cell in sources.cells:
-        key = cell.key
-        preds = _test_predictions(cell.predictions, task, notes) if cell.predictions is not None else None
-        if preds is not None:
-            predictions[key] = preds
-        row = {c: _number(cell.row.get(c)) for c in columns} if cell.row is not None else None
-        if row is None and preds is not None:  # metrics lost: recompute them from the predictions
-            row = _recomputed(task, preds)
-            notes.append(f"{_rel(cell.predictions, sources.root)}: no readable metrics file; "
-                         f"{MAIN_METRIC[task].upper().replace('_', '-')} recomputed from its predictions")
-        if row is not None:
-            rows.append({"variant": key.variant, "adapter": key.adapter, "selection": key.selection,
-                         "seed": key.seed, **{c: row.get(c) for c in columns},
-                         "converged": _converged(cell)})
-    if not rows:
+    read = [(cell, *_read_cell(cell, task, notes, columns)) for cell in sources.cells]
+    if not any(row is not None for _, row, _ in read):
         where = sources.root if sources.layout != FILES_LAYOUT else "the tables given"
         raise MolpeftError(f"no evaluation results in {where}: expected metrics tables (*.metrics.parquet, from "
                            "`molpeft eval --metrics`) with their manifests, or a `molpeft run` directory")
+    matrix = matrix_cells(sources.cells)
     schema = {"variant": pl.String, "adapter": pl.String, "selection": pl.String, "seed": pl.Int64,
               **{c: pl.Float64 for c in columns}, "converged": pl.Boolean}
+    rows = [row for cell, row, _ in read if row is not None and id(cell) in matrix]
     metrics = pl.DataFrame(rows, schema=schema, strict=False).sort("variant", "adapter", "selection", "seed")
-    return metrics, predictions
+    predictions = {cell.key: preds for cell, _, preds in read if preds is not None and id(cell) in matrix}
+    if len(matrix) == len(sources.cells):
+        return metrics, predictions, None, {}
+    budget_rows = [{**row, "budget": cell.budget, "n_added": cell.n_added} for cell, row, _ in read
+                   if row is not None and cell.budget is not None]
+    budgets = pl.DataFrame(budget_rows, schema={**schema, "budget": pl.Int64, "n_added": pl.Int64}, strict=False
+                           ).sort("variant", "adapter", "selection", "budget", "seed")
+    budget_predictions = {(cell.key, cell.budget): preds for cell, _, preds in read
+                          if preds is not None and cell.budget is not None}
+    return metrics, predictions, budgets, budget_predictions
+
+
+def matrix_cells(cells: Sequence[Cell]) -> set[int]:
+    """The ids of the cells the matrix shows: all of them, unless a (route, adapter, selection) was run at more
+    than one budget for one seed; then only its cells at the largest budget. (Budgets that differ only between
+    seeds, as a threshold's selections do, are one budget each and all stay.)"""
+    budgets: dict[tuple[str, str, str], dict[int, set[int]]] = {}
+    for cell in cells:
+        if cell.budget is not None:
+            group = budgets.setdefault((cell.key.variant, cell.key.adapter, cell.key.selection), {})
+            group.setdefault(cell.key.seed, set()).add(cell.budget)
+    largest = {key: max(b for seeds in group.values() for b in seeds) for key, group in budgets.items()
+               if any(len(seeds) > 1 for seeds in group.values())}
+    return {id(cell) for cell in cells
+            if largest.get((cell.key.variant, cell.key.adapter, cell.key.selection), cell.budget) == cell.budget}
+
+
+def _read_cell(cell: Cell, task: str, notes: list[str], columns: Sequence[str]
+               ) -> tuple[dict | None, pl.DataFrame | None]:
+    """A cell's metrics row (its test metrics, recomputed from the predictions when the metrics are lost) and its
+    test predictions."""
+    key = cell.key
+    preds = _test_predictions(cell.predictions, task, notes) if cell.predictions is not None else None
+    row = {c: _number(cell.row.get(c)) for c in columns} if cell.row is not None else None
+    if row is None and preds is not None:  # metrics lost: recompute them from the predictions
+        row = _recomputed(task, preds)
+        notes.append(f"{_rel(cell.predictions)}: no readable metrics file; "
+                     f"{MAIN_METRIC[task].upper().replace('_', '-')} recomputed from its predictions")
+    if row is None:
+        return None, preds
+    return {"variant": key.variant, "adapter": key.adapter, "selection": key.selection, "seed": key.seed,
+            **{c: row.get(c) for c in columns}, "converged": _converged(cell)}, preds
 
 
 def _recomputed(task: str, predictions: pl.DataFrame) -> dict[str, Any]:
@@ -282,14 +324,46 @@ def _selections_of_cells(cells: Sequence[Cell], notes: list[str]) -> dict[tuple[
     return tables
 
 
+def selection_manifests(run_dir: Path, cells: Sequence[Cell]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(strategy, seed) -> the manifest `molpeft select` wrote beside each selection table: under selections/ and
+    those the cells' checkpoints trained on; the strategy and seed as the manifest records them (a strategy's
+    several budgets share one seed's model, so the first table found stands for them)."""
+    folder = run_dir / "selections"
+    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    paths += [p for cell in cells for p in cell.extras]
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in paths:
+        manifest = _read_json(path.with_name(path.name + ".manifest.json"), [])
+        params = (manifest or {}).get("params")
+        if manifest is None or manifest.get("command") != "select" or not isinstance(params, dict):
+            continue
+        try:
+            key = (str(params["strategy"]), int(manifest["seed"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        found.setdefault(key, manifest)
+    return found
+
+
 def _read_seeded(folder: Path, notes: list[str]) -> dict[tuple[str, int], pl.DataFrame]:
-    tables = {}
+    """(name, seed) -> table of `<name>-s<seed>.parquet`; a budget's table `<name>-k<K>-s<seed>.parquet` stands
+    for its strategy and seed, at the largest K, only where no plain table does."""
+    tables, budgeted = {}, {}
     for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
-        key = parse_selection_name(path.name[: -len(".parquet")])
+        stem = path.name[: -len(".parquet")]
+        key, budget = parse_selection_name(stem), None
+        if key is None and (match := BUDGETED_SELECTION.match(stem)):
+            key, budget = (match["strategy"], int(match["seed"])), int(match["k"])
+            if key in budgeted and budgeted[key][0] > budget:
+                continue
         table = _read_optional(path, notes) if key else None
-        if table is not None and "mol_id" in table.columns:
+        if table is None or "mol_id" not in table.columns:
+            continue
+        if budget is None:
             tables[key] = table
-    return tables
+        else:
+            budgeted[key] = (budget, table)
+    return {**{key: table for key, (_, table) in budgeted.items()}, **tables}
 
 
 def _read_optional(path: Path | None, notes: list[str]) -> pl.DataFrame | None:

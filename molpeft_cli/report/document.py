@@ -80,3 +80,10 @@ def fmt_count(value: float | int | None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{int(value):,}"
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value for the text: three decimals, or `< 0.001`."""
+    if p is None or p != p:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else fmt(p, 3)

@@ -201,3 +201,85 @@ def influence_histogram(scores: Mapping[int, np.ndarray], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(figure, path)
+
+
+def budget_curves(table: pl.DataFrame, adapters: Sequence[str], path: Path, metric: str = "mse") -> Path:
+    """Per adapter (columns): the test score against the molecules added for every strategy, with its bootstrap
+    band (`none` at 0 starts every line; `all` is one point), and below it each strategy's difference to random at
+    each budget with its paired interval."""
+    label = LABELS.get(metric, metric)
+    figure = Figure(figsize=(4.6 * len(adapters), 6.4), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(2, len(adapters), squeeze=False, sharex="col")
+    strategies = [s for s in dict.fromkeys(table["selection"].to_list()) if s not in ("none", "all")]
+    colours = {s: f"C{i % 10}" for i, s in enumerate(strategies)}
+    for column, adapter in enumerate(adapters):
+        top, bottom = axes[0][column], axes[1][column]
+        part = table.filter(pl.col("adapter") == adapter)
+        none = part.filter(pl.col("selection") == "none")
+        for i, strategy in enumerate(strategies):
+            if not part.filter(pl.col("selection") == strategy).height:
+                continue
+            rows = pl.concat([none, part.filter(pl.col("selection") == strategy)]).sort("budget")
+            x = rows["n_added"].fill_null(rows["budget"].cast(pl.Float64)).to_numpy()
+            low, high = (rows[c].fill_null(np.nan).to_numpy() for c in (f"{metric}_low", f"{metric}_high"))
+            top.plot(x, rows[metric].to_numpy(), marker=MARKERS[i % len(MARKERS)], color=colours[strategy],
+                     label=strategy)
+            top.fill_between(x, low, high, color=colours[strategy], alpha=0.15, linewidth=0)
+            delta = rows.filter(pl.col(f"delta_{metric}").is_not_null())
+            if delta.height:
+                offset = (i - (len(strategies) - 1) / 2) * 0.01 * max(float(part["budget"].max()), 1.0)
+                centre = delta[f"delta_{metric}"].to_numpy()
+                bottom.errorbar(delta["budget"].to_numpy() + offset, centre,
+                                yerr=[centre - delta["ci_low"].to_numpy(), delta["ci_high"].to_numpy() - centre],
+                                marker=MARKERS[i % len(MARKERS)], color=colours[strategy], capsize=3,
+                                label=strategy)
+        every = part.filter(pl.col("selection") == "all")
+        if every.height:
+            row = every.row(0, named=True)
+            x = row["n_added"] if row["n_added"] is not None else row["budget"]
+            errors = [[row[metric] - row[f"{metric}_low"]], [row[f"{metric}_high"] - row[metric]]] \
+                if row[f"{metric}_low"] is not None else None
+            top.errorbar([x], [row[metric]], yerr=errors, marker="*", markersize=10, color="black", capsize=3,
+                         linestyle="none", label="all (the pool)")
+        bottom.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+        top.set_title(adapter, fontsize=10)
+        top.set_ylabel(f"test {label} (95% band)")
+        bottom.set_ylabel(f"Δ{label} to random (95% CI)")
+        bottom.set_xlabel("molecules added")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+        top.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def interval_calibration(panels: Sequence[tuple[str, Sequence[tuple[float, float]]]], path: Path) -> Path:
+    """Observed coverage against the nominal level of the central interval, one line per (title, points)."""
+    figure, (ax,) = _new(5.2, 4.6)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for i, (title, points) in enumerate(panels):
+        level, observed = np.array(sorted(points)).T
+        ax.plot(level, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
+    ax.set_xlabel("nominal level of the interval (mean ± z·sd)")
+    ax.set_ylabel("share of validation molecules inside")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(figure, path)
+
+
+def uncertainty_reliability(panels: Sequence[tuple[str, Sequence[tuple[float, float, int]]]], path: Path) -> Path:
+    """Reliability diagram from recorded bins: share of positives against mean predicted probability."""
+    figure, (ax,) = _new(5.2, 4.6)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for i, (title, points) in enumerate(panels):
+        mean_p, observed, _ = np.array(sorted(points)).T
+        ax.plot(mean_p, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
+    ax.set_xlabel("mean predicted probability (bin)")
+    ax.set_ylabel("share of positives")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(figure, path)

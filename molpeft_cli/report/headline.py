@@ -1,8 +1,10 @@
 """The report's first section: the answers in one screen, also written alone as headline.md.
 
 What a reader quotes: each adapter's test score (MSE; ROC-AUC for classification) with no added data and in its best
-cell, the PEFT-to-full ratio of that score with its paired bootstrap interval, the selections whose interval against
-`none` excludes 0, the two training routes, and the baselines trained on the same split.
+cell, the PEFT-to-full ratio of that score with its paired bootstrap interval, the selections that help or hurt
+against `none` (at least 2 seeds, seed-level interval excluding 0 and Holm-adjusted p < 0.05 over the matrix's
+comparisons; with one seed, the differences without a verdict), the two training routes, and the baselines trained on
+the same split.
 """
 
 from __future__ import annotations
@@ -10,7 +12,18 @@ from __future__ import annotations
 import polars as pl
 
 from molpeft_cli.report.analysis import Analysis, best_rows
-from molpeft_cli.report.document import Bullets, Cell, Paragraph, Section, Strong, Table, fmt, fmt_count, fmt_mean_sd
+from molpeft_cli.report.document import (
+    Bullets,
+    Cell,
+    Paragraph,
+    Section,
+    Strong,
+    Table,
+    fmt,
+    fmt_count,
+    fmt_mean_sd,
+    fmt_p,
+)
 from molpeft_cli.report.results_sections import route_meaning
 from molpeft_cli.report.wording import ROUTE_CELLS, better_direction, interval_better, metric_name
 from molpeft_cli.tasks import CLASSIFICATION
@@ -82,23 +95,40 @@ def _ratio_text(analysis: Analysis, comparison: str, adapter: str, selection: st
 
 
 def _selections_text(analysis: Analysis) -> str:
+    """The selections that help or hurt against `none`: a verdict only with at least 2 seeds and a Holm-adjusted
+    p-value below 0.05 over every comparison of the matrix; with one seed, the differences without a verdict."""
     differences, metric = analysis.differences, analysis.metric
     if differences is None or not differences.height:
         return "Selections against no added data: no cell could be paired with its adapter's `none` cell."
-    known = differences.filter(pl.col("ci_low").is_not_null() & pl.col("ci_low").is_not_nan())
-    higher = better_direction(metric) == "higher"
-    better = known.filter(pl.col("ci_low") > 0 if higher else pl.col("ci_high") < 0)
-    worse = known.filter(pl.col("ci_high") < 0 if higher else pl.col("ci_low") > 0)
+    known = differences.filter(pl.col("verdict").is_not_null())
+    name, higher = metric_name(metric), better_direction(metric) == "higher"
 
-    def names(table: pl.DataFrame) -> str:
+    def names(table: pl.DataFrame, p: bool = True) -> str:
         return "; ".join(f"{r['adapter']}/{r['selection']} {fmt(r[f'delta_{metric}'], 3)} [{fmt(r['ci_low'], 3)}, "
-                         f"{fmt(r['ci_high'], 3)}]" for r in table.iter_rows(named=True))
+                         f"{fmt(r['ci_high'], 3)}]" + (f" (Holm p {fmt_p(r['p_holm'])})" if p else "")
+                         for r in table.iter_rows(named=True))
 
-    good, bad = ("above", "below") if higher else ("below", "above")
-    text = (f"Selections that beat no added data (Δ{metric_name(metric)} to the adapter's `none` cell, 95% CI "
-            f"{good} 0), of {known.height} compared: " + (names(better) if better.height else "none") + ".")
+    if not known.filter(pl.col("n_seeds") >= 2).height:
+        return ("One seed cannot separate the strategies: its intervals cover test-molecule sampling only, not "
+                "training noise, so no selection is called better or worse than no added data. The differences "
+                f"(Δ{name} to the adapter's `none` cell [95% CI over test molecules]), of {known.height} "
+                "compared: " + (names(known, p=False) or "none") + ".")
+    better = known.filter(pl.col("verdict") == "better")
+    worse = known.filter(pl.col("verdict") == "worse")
+    good = "above" if higher else "below"
+    text = (f"Selections that beat no added data (Δ{name} to the adapter's `none` cell; a verdict needs at least 2 "
+            f"seeds, a seed-level paired bootstrap 95% CI {good} 0 and a Holm-adjusted p < 0.05 over the comparisons "
+            f"shown), of {known.height} compared: " + (names(better) if better.height else "none") + ".")
     if worse.height:
-        text += f" Worse than no added data (CI {bad} 0): " + names(worse) + "."
+        text += " Worse than no added data by the same rule: " + names(worse) + "."
+    uncorrected = known.filter(pl.col("excludes_zero").fill_null(False) & (pl.col("n_seeds") >= 2)
+                               & ~pl.col("verdict").is_in(["better", "worse"]))
+    if uncorrected.height:
+        text += (" Their uncorrected 95% CIs exclude 0, but not after Holm's correction (no verdict): "
+                 + names(uncorrected) + ".")
+    single = known.filter(pl.col("n_seeds") < 2).height
+    if single:
+        text += f" {single} comparison{'s have' if single > 1 else ' has'} one seed only and no verdict."
     return text
 
 

@@ -20,8 +20,9 @@ from molpeft_cli.report.document import (
     fmt,
     fmt_count,
     fmt_mean_sd,
+    fmt_p,
 )
-from molpeft_cli.report.stats import Interval
+from molpeft_cli.report.stats import NO_CLEAR, ONE_SEED, Interval
 from molpeft_cli.report.wording import (
     ROUTES,
     WHY_ROC_AUC,
@@ -120,6 +121,7 @@ def interval_text(low: float | None, high: float | None) -> str:
 
 
 def verdict(low: float | None, high: float | None, metric: str = "mse") -> str:
+    """What an interval alone says (no correction for multiplicity): better, worse or no clear change."""
     if low is None or high is None or low != low or high != high:
         return "n/a"
     name = metric_name(metric)
@@ -129,38 +131,53 @@ def verdict(low: float | None, high: float | None, metric: str = "mse") -> str:
     return f"worse ({down} {name})" if interval_worse(low, high, metric) else "no clear change"
 
 
+def corrected_verdict(row: dict, metric: str = "mse") -> str:
+    """The differences table's verdict (Holm-corrected, at least 2 seeds) in words."""
+    name, label = metric_name(metric), row.get("verdict")
+    up, down = ("higher", "lower") if better_direction(metric) == "higher" else ("lower", "higher")
+    return {"better": f"better ({up} {name})", "worse": f"worse ({down} {name})", NO_CLEAR: "no clear change",
+            ONE_SEED: ONE_SEED}.get(label, "n/a")
+
+
+HOLM_TEXT = (" p: the two-sided bootstrap p-value from the same resampled differences, 2 × the smaller share of "
+             "resamples on either side of 0 (each counted + 1, over resamples + 1); Holm: adjusted by Holm's "
+             "step-down procedure over all {m} comparisons of this table. The verdict needs at least 2 seeds, a Holm "
+             "p below 0.05 and an interval that excludes 0; bold with *: a verdict holds.")
+
+
 def statistics_section(analysis: Analysis) -> Section:
     opts, differences, metric = analysis.options, analysis.differences, analysis.metric
     name = metric_name(metric)
     rows: list[list[Cell]] = []
     for row in differences.iter_rows(named=True):
         ci = interval_text(row["ci_low"], row["ci_high"])
+        holds = row.get("verdict") in ("better", "worse")
         rows.append([row["adapter"], row["selection"], fmt(row[f"delta_{metric}"], 4),
-                     Strong(ci + " *") if row["excludes_zero"] else ci,
-                     str(row["n_seeds"]), str(row["n_molecules"]),
-                     verdict(row["ci_low"], row["ci_high"], metric)])
+                     Strong(ci + " *") if holds else ci, fmt_p(row.get("p_value")), fmt_p(row.get("p_holm")),
+                     str(row["n_seeds"]), str(row["n_molecules"]), corrected_verdict(row, metric)])
     helped = "positive" if better_direction(metric) == "higher" else "negative"
     recomputed = (" ROC-AUC is recomputed on every resample's molecules (it is not a mean over molecules); a "
                   "resample with one class only has none and is left out." if metric == "roc_auc" else "")
     text = (f"Δ{name} = cell minus the same adapter's `none` cell ({helped}: the added data helped). The 95% "
             f"interval is a paired two-level percentile bootstrap ({opts.n_resamples} resamples, seed {opts.seed}): "
             "each resample draws seeds with replacement and, within each drawn seed, test molecules with "
-            "replacement, pairing the two cells on seed and mol_id." + recomputed
-            + " Bold with *: the interval excludes 0.")
+            "replacement, pairing the two cells on seed and mol_id." + recomputed)
     if metric == "mse":  # the wording of reports made before classification existed
         text = (f"ΔMSE = cell minus the same adapter's `none` cell (negative: the added data helped). The 95% "
                 f"interval is a paired two-level percentile bootstrap ({opts.n_resamples} resamples, seed "
                 f"{opts.seed}): each resample draws seeds with replacement and, within each drawn seed, test "
-                "molecules with replacement, pairing the two cells on seed and mol_id. Bold with *: the interval "
-                "excludes 0.")
+                "molecules with replacement, pairing the two cells on seed and mol_id.")
+    text += HOLM_TEXT.format(m=differences.filter(pl.col("p_value").is_not_null()).height if rows else 0)
     if len(analysis.data.seeds) == 1:
-        text += " With one seed the interval covers test-molecule sampling only, not training noise."
+        text += (" With one seed the interval covers test-molecule sampling only, not training noise, and one seed "
+                 "cannot separate the strategies: no verdict.")
     if not rows:
         return Section("Statistics: differences to no added data",
                        [Paragraph("No cell could be paired with its adapter's `none` cell (none cell or "
                                   "predictions missing).")])
     return Section("Statistics: differences to no added data", [Paragraph(text), Table(
-        ["adapter", "selection", f"Δ{name}", "95% CI", "seeds", "test molecules", "verdict"], rows, text_columns=2)])
+        ["adapter", "selection", f"Δ{name}", "95% CI", "p", "p (Holm)", "seeds", "test molecules", "verdict"], rows,
+        text_columns=2)])
 
 
 def tradeoff_section(analysis: Analysis, figures_dir: Path) -> Section:

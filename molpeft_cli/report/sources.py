@@ -4,6 +4,12 @@ predictions and its checkpoint. A cell's adapter, selection, seed and task are r
 finetune.json, its route from what its base model is (two-stage: a `molpeft mlm` output; direct: any other model);
 the metrics row's own columns and the file name are the fallbacks for files without manifests.
 
+A cell's budget (how many pool molecules it asked for) is what its selection table's manifest asked (`k`) for a
+strategy that takes one, else the number of molecules it added (finetune.json's `n_extra`, else the rows of its
+selection tables); `none` is budget 0. The requested k groups the seeds of one budget, since a strategy may add fewer
+molecules than asked (influence keeps positive scores only) and so differ between seeds; `n_added` keeps the number
+actually added. File names are never read for the budget (a `-k<K>` in a cell's name is only skipped over).
+
 The minimal layout: `<name>.metrics.parquet` (from `molpeft eval --metrics`) with its `.manifest.json`, naming the
 checkpoint directory (its finetune.json and manifest.json) and the predictions table (`eval --output`).
 """
@@ -11,6 +17,7 @@ checkpoint directory (its finetune.json and manifest.json) and the predictions t
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +30,7 @@ from molpeft_cli.tasks import CLASSIFICATION, REGRESSION, TASKS
 
 METRICS_SUFFIX, PREDICTIONS_SUFFIX = ".metrics.parquet", ".predictions.parquet"
 RUN_LAYOUT, DIRECTORY_LAYOUT, FILES_LAYOUT = "run", "directory", "files"
+BUDGET_IN_NAME = re.compile(r"-k\d+(?=-s\d+$)")  # `<cell>-k<K>-s<seed>`: a budget's cell, read by its files
 SKIPPED_FOLDERS = ("baseline", "report")  # the report's own cache and output, inside a run directory
 LAYOUT_HELP = (
     "The minimal layout: each cell is one `molpeft eval` output: a metrics table `<name>.metrics.parquet` (eval "
@@ -46,6 +54,8 @@ class Cell:
     data: Path | None = None  # the molecule table eval scored
     route_from: str = "base model"  # base model | recorded label | file name | assumed
     extras: tuple[Path, ...] = ()  # the selection tables the checkpoint trained on
+    budget: int | None = None  # the molecules its selection asked for (0 for none); None: not known
+    n_added: int | None = None  # the pool molecules it actually added
 
 
 @dataclass
@@ -169,7 +179,7 @@ def _cell(stem: str, metrics: Path | None, row: dict | None, predictions: Path |
     where = _rel(metrics or predictions, index.root)
     checkpoint = index.checkpoint(_recorded_path(manifest, "checkpoint") if manifest else None)
     meta = _json(checkpoint / "finetune.json") if checkpoint is not None else None
-    named = parse_cell_name(stem)
+    named = parse_cell_name(BUDGET_IN_NAME.sub("", stem))
     row_values = row or {}
     adapter = _first(meta, "peft", row_values, named and named.adapter)
     selection = _first(meta, "selection", row_values, named and named.selection)
@@ -190,8 +200,42 @@ def _cell(stem: str, metrics: Path | None, row: dict | None, predictions: Path |
     except (TypeError, ValueError):
         notes.append(f"{where}: seed {seed!r} is not a whole number; skipped")
         return None
+    budget, n_added = _budget(meta, str(selection), extras)
     return Cell(CellKey(variant, str(adapter), str(selection), seed), task, row, metrics, predictions, checkpoint,
-                data, route_from, extras)
+                data, route_from, extras, budget, n_added)
+
+
+def _budget(meta: dict | None, selection: str, extras: Sequence[Path]) -> tuple[int | None, int | None]:
+    """(budget, molecules added) of a cell: see the module's docstring."""
+    recorded = (meta or {}).get("n_extra")
+    n_added = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
+    if selection == "none":
+        return 0, 0 if n_added is None else n_added
+    if n_added is None and extras:
+        n_added = sum(_rows(p) for p in extras)
+    requested = _requested_k(extras[0]) if len(extras) == 1 else None
+    return (requested if requested is not None else n_added), n_added
+
+
+def _rows(path: Path) -> int:
+    import polars as pl
+
+    try:
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except Exception:  # noqa: BLE001 - an unreadable table adds nothing here; it is noted where it is read
+        return 0
+
+
+def _requested_k(table: Path) -> int | None:
+    """The `k` a selection table's manifest asked for, when its strategy takes one and no threshold replaced it."""
+    from molpeft_cli.selection import REGISTRY
+
+    manifest = _json(table.with_name(table.name + ".manifest.json")) or {}
+    params = manifest.get("params") if isinstance(manifest.get("params"), dict) else {}
+    strategy, k = params.get("strategy"), params.get("k")
+    if strategy not in REGISTRY or not REGISTRY[strategy].takes_k or params.get("threshold") is not None:
+        return None
+    return k if isinstance(k, int) and not isinstance(k, bool) else None
 
 
 def _first(meta: dict | None, key: str, row: dict, fallback: Any) -> Any:
@@ -235,16 +279,16 @@ def _task(meta: dict | None, row: dict, predictions: Path | None) -> str:
 
 def _drop_duplicates(sources: Sources) -> None:
     """Two tables for one cell (the same checkpoint evaluated twice, or two runs of one setting): the first kept."""
-    seen: dict[CellKey, Cell] = {}
+    seen: dict[tuple[CellKey, int | None], Cell] = {}
     kept = []
     for cell in sources.cells:
-        if cell.key in seen:
-            first = seen[cell.key]
+        if (cell.key, cell.budget) in seen:
+            first = seen[(cell.key, cell.budget)]
             sources.notes.append(f"{_rel(cell.metrics or cell.predictions, sources.root)} is the same cell as "
                                  f"{_rel(first.metrics or first.predictions, sources.root)} ({cell.key.name}); "
                                  "the first kept")
             continue
-        seen[cell.key] = cell
+        seen[(cell.key, cell.budget)] = cell
         kept.append(cell)
     sources.cells = kept
 

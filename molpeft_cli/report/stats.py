@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
 import polars as pl
 
 from molpeft_cli.report.collect import RunData
-from molpeft_cli.tasks import CLASSIFICATION, MAIN_METRIC, METRICS, REGRESSION
+from molpeft_cli.tasks import CLASSIFICATION, HIGHER_IS_BETTER, MAIN_METRIC, METRICS, REGRESSION
 
 N_RESAMPLES = 2000
 LEVEL = 0.95
@@ -32,6 +32,7 @@ class Interval:
     high: float
     n_seeds: int
     n_molecules: int  # paired test molecules per seed (the smallest, if seeds differ)
+    p_value: float | None = None  # two-sided bootstrap p-value of a difference (None for ratios)
 
     @property
     def excludes_zero(self) -> bool:
@@ -113,6 +114,52 @@ def _percentiles(values: np.ndarray, level: float, drop_undefined: bool = False)
     return float(low), float(high)
 
 
+def bootstrap_p_value(resampled: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "the difference is 0" from the resampled differences (undefined resamples
+    left out): 2 * the smaller tail share at 0, each tail counted with the +1 of Davison and Hinkley."""
+    values = np.asarray(resampled, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return float("nan")
+    below, above = (values <= 0).sum(), (values >= 0).sum()
+    return float(min(1.0, 2.0 * (min(below, above) + 1) / (values.size + 1)))
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment: sorted ascending, p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j)),
+    m the number of comparisons with a p-value (None or NaN: not a comparison, kept None)."""
+    known = [(p, i) for i, p in enumerate(p_values) if p is not None and p == p]
+    m, adjusted, running = len(known), [None] * len(p_values), 0.0
+    for rank, (p, i) in enumerate(sorted(known)):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+ONE_SEED = "one seed: no verdict"
+NO_CLEAR = "no clear difference"
+
+
+def verdicts(table: pl.DataFrame, metric: str, alpha: float = 1.0 - LEVEL) -> pl.DataFrame:
+    """`table` (with n_seeds, ci_low, ci_high, p_value) with p_holm (Holm over its rows) and verdict: better or
+    worse (in the metric's direction) when at least 2 seeds, p_holm < alpha and the interval excludes 0 on that
+    side; "one seed: no verdict" with one seed; "no clear difference" otherwise; null without an interval."""
+    adjusted = holm(table["p_value"].to_list()) if table.height else []
+    higher, labels = HIGHER_IS_BETTER[metric], []
+    for row, p in zip(table.iter_rows(named=True), adjusted, strict=True):
+        low, high = row["ci_low"], row["ci_high"]
+        if p is None or low is None or high is None or low != low or high != high:
+            labels.append(None)
+        elif row["n_seeds"] < 2:
+            labels.append(ONE_SEED)
+        elif p < alpha and (low > 0 or high < 0):
+            labels.append("better" if (low > 0) == higher else "worse")
+        else:
+            labels.append(NO_CLEAR)
+    return table.with_columns(pl.Series("p_holm", adjusted, dtype=pl.Float64),
+                              pl.Series("verdict", labels, dtype=pl.String))
+
+
 def hierarchical_bootstrap(per_seed: Sequence[np.ndarray], n_resamples: int = N_RESAMPLES, seed: int = 0,
                            level: float = LEVEL) -> Interval:
     """Percentile interval of the mean over seeds of per-seed mean values, resampling seeds then values."""
@@ -122,7 +169,8 @@ def hierarchical_bootstrap(per_seed: Sequence[np.ndarray], n_resamples: int = N_
     (resampled,) = _resampled_means([(a,) for a in arrays], n_resamples, seed)
     low, high = _percentiles(resampled, level)
     return Interval(estimate=float(np.mean([a.mean() for a in arrays])), low=low, high=high,
-                    n_seeds=len(arrays), n_molecules=min(a.size for a in arrays))
+                    n_seeds=len(arrays), n_molecules=min(a.size for a in arrays),
+                    p_value=bootstrap_p_value(resampled))
 
 
 def hierarchical_ratio_bootstrap(per_seed: Sequence[tuple[np.ndarray, np.ndarray]], n_resamples: int = N_RESAMPLES,
@@ -197,7 +245,7 @@ def auc_difference_bootstrap(per_seed: Sequence[tuple[np.ndarray, np.ndarray, np
     low, high = _percentiles(resampled, level, drop_undefined=True)
     estimate = np.mean([roc_auc_rows(y, p)[0] - roc_auc_rows(y, r)[0] for y, p, r in arrays])
     return Interval(estimate=float(estimate), low=low, high=high, n_seeds=len(arrays),
-                    n_molecules=min(a[0].size for a in arrays))
+                    n_molecules=min(a[0].size for a in arrays), p_value=bootstrap_p_value(resampled))
 
 
 def auc_ratio_bootstrap(per_seed: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -272,6 +320,32 @@ def compare_cells(cell: Mapping[int, pl.DataFrame], reference: Mapping[int, pl.D
     return hierarchical_bootstrap(list(differences.values()), n_resamples, _stream(seed, name))
 
 
+def _auc_of_cell(picked: Sequence[np.ndarray]) -> list[np.ndarray]:
+    labels, probabilities = picked
+    return [roc_auc_rows(labels, probabilities)]
+
+
+def cell_interval(cell: Mapping[int, pl.DataFrame], name: str, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                  task: str = REGRESSION, level: float = LEVEL) -> Interval | None:
+    """One cell's main metric (mean over seeds of the test MSE, or ROC-AUC) with the same two-level percentile
+    bootstrap as the differences (seeds, then test molecules); None without test predictions."""
+    seeds = [cell[s] for s in sorted(cell) if cell[s].height]
+    if not seeds:
+        return None
+    stream = _stream(seed, name)
+    if task == REGRESSION:
+        interval = hierarchical_bootstrap([((t["prediction"] - t["label"]) ** 2).to_numpy() for t in seeds],
+                                          n_resamples, stream, level)
+        return replace(interval, p_value=None)  # a p-value of "MSE = 0" means nothing
+    arrays = [(t["label"].to_numpy().astype(np.float64), t["prediction"].to_numpy().astype(np.float64))
+              for t in seeds]
+    (resampled,) = _resampled(arrays, n_resamples, stream, _auc_of_cell, width=1)
+    low, high = _percentiles(resampled, level, drop_undefined=True)
+    estimate = float(np.mean([roc_auc_rows(y, p)[0] for y, p in arrays]))
+    return Interval(estimate=estimate, low=low, high=high, n_seeds=len(arrays),
+                    n_molecules=min(y.size for y, _ in arrays))
+
+
 def differences_to_none(data: RunData, n_resamples: int = N_RESAMPLES, seed: int = 0) -> pl.DataFrame:
     """For every cell of the report's route (two-stage, or direct when no cell is two-stage), the difference in
     the main metric (ΔMSE, ΔROC-AUC) to the same adapter's `none` cell with its bootstrap interval."""
@@ -284,7 +358,8 @@ def differences_to_none(data: RunData, n_resamples: int = N_RESAMPLES, seed: int
                 continue
             interval = compare_cells(cell, reference, f"{adapter}/{selection}-none", n_resamples, seed, data.task)
             rows.append({"adapter": adapter, "selection": selection, **interval_fields(interval, data.metric)})
-    return pl.DataFrame(rows, schema=interval_schema(data.metric), strict=False)
+    table = pl.DataFrame(rows, schema=interval_schema(data.metric), strict=False)
+    return verdicts(table, data.metric)
 
 
 def ratios_to_full(data: RunData, best: Mapping[str, str], n_resamples: int = N_RESAMPLES, seed: int = 0
@@ -322,7 +397,8 @@ RATIO_SCHEMA = {"comparison": pl.String, "adapter": pl.String, "selection": pl.S
 def interval_schema(metric: str = "mse") -> dict:
     """The differences table's columns; the difference is named after the metric (delta_mse, delta_roc_auc)."""
     return {"adapter": pl.String, "selection": pl.String, "n_seeds": pl.Int64, "n_molecules": pl.Int64,
-            f"delta_{metric}": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "excludes_zero": pl.Boolean}
+            f"delta_{metric}": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "excludes_zero": pl.Boolean,
+            "p_value": pl.Float64}
 
 
 INTERVAL_SCHEMA = interval_schema()
@@ -331,9 +407,10 @@ INTERVAL_SCHEMA = interval_schema()
 def interval_fields(interval: Interval | None, metric: str = "mse") -> dict:
     if interval is None:
         return {"n_seeds": 0, "n_molecules": 0, f"delta_{metric}": None, "ci_low": None, "ci_high": None,
-                "excludes_zero": None}
+                "excludes_zero": None, "p_value": None}
     return {"n_seeds": interval.n_seeds, "n_molecules": interval.n_molecules, f"delta_{metric}": interval.estimate,
-            "ci_low": interval.low, "ci_high": interval.high, "excludes_zero": interval.excludes_zero}
+            "ci_low": interval.low, "ci_high": interval.high, "excludes_zero": interval.excludes_zero,
+            "p_value": interval.p_value}
 
 
 def jaccard(a: set, b: set) -> float:

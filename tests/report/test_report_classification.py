@@ -146,7 +146,7 @@ def test_the_headline_ranks_higher_roc_auc_as_better(classification_report):
     lora = md_row(markdown, "lora", "Headline")
     assert lora[3].endswith("(random)")  # its best cell is the highest ROC-AUC, not the lowest
     assert "the best cell here, lora/random" in headline
-    beat = headline.split("95% CI above 0), of 2 compared: ", 1)[1].split("\n", 1)[0]
+    beat = headline.split("Holm-adjusted p < 0.05 over the comparisons shown), of 2 compared: ", 1)[1].split("\n", 1)[0]
     assert beat.startswith("lora/random 0.") and "full/random" not in beat
     ratios = pl.read_parquet(report / "ratios.parquet")
     best = ratios.filter((pl.col("comparison") == "best cells") & (pl.col("adapter") == "lora")).row(0, named=True)
