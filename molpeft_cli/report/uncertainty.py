@@ -85,7 +85,9 @@ def checks(manifests: Mapping[tuple[str, int], dict]) -> tuple[list[Check], list
     manifest has none (made before the check existed)."""
     found, unmeasured = [], []
     for (strategy, seed), manifest in sorted(manifests.items()):
-        record = (manifest.get("selection") or {}).get("validation_uncertainty")
+        # `select` writes it beside the selection record; read it inside too (an earlier layout)
+        record = manifest.get("validation_uncertainty") or (manifest.get("selection") or {}).get(
+            "validation_uncertainty")
         if not isinstance(record, dict):
             if strategy in UNCERTAIN_STRATEGIES:
                 unmeasured.append((strategy, seed))

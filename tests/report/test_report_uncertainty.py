@@ -29,9 +29,9 @@ CLASSIFICATION_CHECK = {"n": 200, "spearman": 0.4, "uncertainty": "bald",
 
 
 def manifest(strategy: str, seed: int, check: dict | None) -> dict:
-    record = {"excluded": 0, **({"validation_uncertainty": check} if check else {})}
+    """A select manifest as `molpeft select` writes it: the check beside the selection record."""
     return {"command": "select", "params": {"strategy": strategy, "k": 10, "threshold": None}, "seed": seed,
-            "selection": record}
+            "selection": {"excluded": 0}, **({"validation_uncertainty": check} if check else {})}
 
 
 def test_the_spearman_interval_and_the_coverage_range_equal_hand_computations():
