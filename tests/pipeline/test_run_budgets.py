@@ -48,4 +48,6 @@ def test_a_tiny_budget_run_adds_nested_selections(tmp_path, runner):
         for k in (5, 10):
             meta = json.loads((run_dir / "cells" / f"two-stage-full-{strategy}-k{k}-s0" / "finetune.json").read_text())
             assert meta["n_extra"] == k
-    assert (run_dir / "report" / "report.md").is_file()
+    assert (run_dir / "report" / "figures" / "budget_curves.png").is_file()  # the curve figure
+    budgets = pl.read_parquet(run_dir / "report" / "budgets.parquet")
+    assert {5, 10} <= set(budgets["budget"].to_list())
