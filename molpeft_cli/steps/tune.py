@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.steps.finetune import DEFAULT_MODEL
 from molpeft_cli.training.options import FinetuneOptions
@@ -34,6 +34,19 @@ class TuneConfig:
     recipe: FinetuneOptions = option(default_factory=FinetuneOptions, nested=True,
                                      help="The fixed training recipe (method, epochs, patience, batch, bf16); the "
                                           "grid's values replace its lr (and LoRA rank/alpha).")
+
+    def __post_init__(self) -> None:
+        check_not_empty(self, ("split_table", "output", "model", "config"))
+        from molpeft_cli.errors import SettingError
+
+        check_numbers(self, {"grid_lr": (0, False), "grid_lora_rank": (1, True), "grid_lora_alpha": (0, False),
+                             "seeds": (0, True), "jobs": (1, True)})
+        if not self.seeds:
+            raise SettingError("seeds", "{setting} names no seed; give at least one (e.g. 0)")
+        for name in ("grid_lr", "grid_lora_rank", "grid_lora_alpha", "seeds"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise SettingError(name, f"{{setting}} repeats a value: {', '.join(map(str, values))}")
 
 
 @dataclass
