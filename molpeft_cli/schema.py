@@ -227,6 +227,8 @@ def read_settings_file(cls: type, path: str | Path) -> dict[str, Any]:
     import tomllib
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"config file {path} is a folder, not a TOML file")
     if not path.is_file():
         raise InputError(f"config file not found: {path}")
     try:

@@ -112,6 +112,8 @@ def _read_sd(data: bytes, name: str) -> pl.DataFrame:
     from rdkit import Chem, RDLogger
 
     RDLogger.DisableLog("rdApp.*")
+    if b"M  END" not in data and b"$$$$" not in data:
+        raise MolpeftError(f"{name} holds no SD records (molfile blocks ending in `M  END`, separated by `$$$$`)")
     supplier = Chem.ForwardSDMolSupplier(io.BytesIO(data), sanitize=True, removeHs=True)
     rows: list[dict[str, str | None]] = []
     try:
@@ -127,8 +129,6 @@ def _read_sd(data: bytes, name: str) -> pl.DataFrame:
             rows.append(row)
     except Exception as exc:  # RDKit raises its own types for a broken stream
         raise MolpeftError(f"unreadable SD file {name}: {_first_line(exc)}") from None
-    if not rows:
-        raise MolpeftError(f"{name} holds no SD records (no `$$$$` separated molecules)")
     columns = list(dict.fromkeys(c for row in rows for c in row))
     return pl.DataFrame([{c: row.get(c) for c in columns} for row in rows], schema=dict.fromkeys(columns, pl.String))
 
