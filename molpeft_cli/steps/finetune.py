@@ -44,6 +44,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         check_not_empty(self, ("split_table", "output", "config"))
         check_numbers(self, {"seed": (0, True)})
+        if any(not str(path).strip() for path in self.extra):
+            raise SettingError("extra", "{setting} is empty; give a selection table")
         if not str(self.model).strip():
             raise SettingError("model", "{setting} is empty; give a bundled name, a checkpoint directory or a hub id")
 

@@ -71,7 +71,8 @@ class MLMConfig:
         for ok, setting, message in checks:
             if not ok:
                 raise SettingError(setting, message)
-        check_numbers(self, {"seed": (0, True)})  # and every number finite (lr=inf passes `> 0`)
+        # and every number finite (lr=inf passes `> 0`)
+        check_numbers(self, {"seed": (0, True), "weight_decay": (0, True)})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
