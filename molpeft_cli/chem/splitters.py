@@ -149,7 +149,9 @@ def fraction_shortfall(table: pl.DataFrame, strategy: str, frac: tuple[float, fl
         return None
     reached = " / ".join(f"{name} {got:.0%}" for name, got in zip(SPLITS, shares, strict=True))
     wanted = "/".join(f"{f:g}" for f in frac)
-    text = f"the {strategy} split of {n} molecules reached {reached} instead of {wanted} ({', '.join(missed)} off)"
+    empty = [name for name, want, got in zip(SPLITS, frac, shares, strict=True) if want > 0 and got == 0]
+    off = f"left {' and '.join(empty)} empty" if empty else f"missed the {' and '.join(missed)} fraction"
+    text = f"the {strategy} split of {n} molecules {off}: it reached {reached} instead of {wanted}"
     if strategy == "scaffold" and "scaffold" in table.columns:
         groups = table.group_by("scaffold").len().sort(["len", "scaffold"], descending=[True, False])
         scaffold, size = groups.row(0)
@@ -185,6 +187,7 @@ class SplitSummary:
     test_max_tanimoto_median: float
     class_counts: dict[str, dict[str, int]] | None = None  # binary labels: positive/negative per split
     shortfall: str | None = None  # why the fractions were not reached (fraction_shortfall), when they were not
+    small_splits: list[str] | None = None  # valid/test splits under MIN_SPLIT_MOLECULES (thin_splits), if any
 
     def to_dict(self) -> dict:
         return {
@@ -197,6 +200,7 @@ class SplitSummary:
             },
             **({"class_counts": self.class_counts} if self.class_counts is not None else {}),
             **({"shortfall": self.shortfall} if self.shortfall is not None else {}),
+            **({"small_splits": self.small_splits} if self.small_splits else {}),
         }
 
     def comparison_row(self) -> dict:

@@ -96,11 +96,12 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
         if shortfall:  # warned, and recorded in the summary (the key only then)
             log.warning(SettingError("frac", shortfall))
         thin = thin_splits(split_table)
-        if thin:
-            log.warning(f"the {name} split has fewer than {MIN_SPLIT_MOLECULES} molecules in {', '.join(thin)}: "
-                        "metrics and early stopping on so few are noise; use more molecules or larger fractions")
+        if thin:  # said, and recorded in the summary (the key only then); a warning would be noise on toy data
+            log.info(f"the {name} split has fewer than {MIN_SPLIT_MOLECULES} molecules in {', '.join(thin)}: "
+                     "metrics and early stopping on so few are noise; use more molecules or larger fractions")
         summary = summarize_split(split_table, name)
         summary.shortfall = SettingError("frac", shortfall).render() if shortfall else None
+        summary.small_splits = thin or None
         thin = thin_classes(summary.class_counts) if summary.class_counts else []
         if thin:
             text = (f"the {name} split has fewer than {MIN_CLASS_MOLECULES} molecules of a class ("

@@ -106,6 +106,10 @@ def _shortfall(group: str):
     return check
 
 
+def _small_splits(d: Path, expected: list[str]) -> None:
+    assert json.loads((d / "sum.json").read_text())["small_splits"] == expected
+
+
 def _marked_mlm(world: World, d: Path, result) -> None:
     manifest = json.loads((d / "m" / "manifest.json").read_text())
     data = manifest["data"]
@@ -270,8 +274,10 @@ CASES = [
          "the scaffold group 'c1ccccc1' holds 17 molecules (85%)", 0, {"a.csv": SCAFFOLD_HEAVY},
          _shortfall("'c1ccccc1' holds 17 molecules"), ("s.parquet", "s.parquet.manifest.json", "sum.json")),
     Case("split-random-too-few", lambda w, d: ["split", str(d / "a.csv"), "-o", str(d / "s.parquet"),
-                                               "--strategy", "random"], "fewer than 10 molecules in valid: 1", 0,
-         {"a.csv": RAW}, outputs=("s.parquet", "s.parquet.manifest.json")),
+                                               "--strategy", "random", "--summary", str(d / "sum.json")],
+         "fewer than 10 molecules in valid: 1", 0, {"a.csv": RAW},
+         lambda w, d, r: _small_splits(d, ["valid: 1", "test: 2"]),
+         ("s.parquet", "s.parquet.manifest.json", "sum.json")),
 ]
 
 
