@@ -294,21 +294,25 @@ def _setup(case: Case, world: World, d: Path) -> None:
 
 
 def outcome(case: Case, result, changed: list[str], new: set[str]) -> str:
-    """clean / wrong result / data lost / unclear / traceback, for the before/after counts."""
+    """clean / wrong result / data lost / unclear / traceback / left behind, for the before/after counts."""
+    if changed:
+        return "data lost"
     if "Traceback" in result.output or (result.exception is not None and not isinstance(result.exception,
                                                                                        SystemExit)):
         return "traceback"
-    if changed or new - set(case.outputs):
-        return "data lost"
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     if case.code != 0:  # an error is expected
         if result.exit_code == 0:
             return "wrong result"
         if len(errors) != 1 or case.needle not in errors[0] or "unexpected" in errors[0]:
             return "unclear"
+        if new:
+            return "left behind"
         return "clean" if result.exit_code == case.code else "unclear"
     if result.exit_code != 0:
         return "unclear"
+    if new - set(case.outputs):
+        return "left behind"
     return "clean" if case.needle in result.stderr else "wrong result"  # the mark: a warning saying so
 
 
@@ -329,6 +333,7 @@ def test_input_or_statistic(case: Case, world: World, tmp_path: Path, monkeypatc
     changed = [p for p, digest in before.items() if after.get(p) != digest]
     new = {p.name for p in d.iterdir()} - entries
     verdict = outcome(case, result, changed, new)
+    line = next((x for x in result.stderr.splitlines() if x.startswith("error:")), "")
     if case.check is not None and verdict == "clean":
         try:
             case.check(world, d, result)
@@ -336,18 +341,18 @@ def test_input_or_statistic(case: Case, world: World, tmp_path: Path, monkeypatc
             verdict = "wrong result"
             raise
         finally:
-            _tally(case, verdict)
+            _tally(case, verdict, result.exit_code, line)
     else:
-        _tally(case, verdict)
+        _tally(case, verdict, result.exit_code, line)
     assert verdict == "clean", f"{verdict}: exit {result.exit_code}\n{result.output}"
     assert not changed and not (new - set(case.outputs)), (changed, new)
 
 
-def _tally(case: Case, verdict: str) -> None:
+def _tally(case: Case, verdict: str, exit_code: int = 0, error: str = "") -> None:
     path = os.environ.get("MOLPEFT_BADINPUT_TALLY")
     if path:
         with open(path, "a") as fh:
-            fh.write(json.dumps({"case": case.name, "outcome": verdict}) + "\n")
+            fh.write(json.dumps({"case": case.name, "outcome": verdict, "exit": exit_code, "error": error}) + "\n")
 
 
 def test_enough_cases() -> None:
