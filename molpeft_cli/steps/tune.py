@@ -38,15 +38,14 @@ class TuneConfig:
     def __post_init__(self) -> None:
         check_not_empty(self, ("split_table", "output", "model", "config"))
         from molpeft_cli.errors import SettingError
+        from molpeft_cli.tuning.grid import grid_for
 
-        check_numbers(self, {"grid_lr": (0, False), "grid_lora_rank": (1, True), "grid_lora_alpha": (0, False),
-                             "seeds": (0, True), "jobs": (1, True)})
+        grid_for(self.recipe.peft, self.grid_lr, self.grid_lora_rank, self.grid_lora_alpha)  # the grid's own checks
+        check_numbers(self, {"seeds": (0, True), "jobs": (1, True)})  # and every grid value finite
         if not self.seeds:
             raise SettingError("seeds", "{setting} names no seed; give at least one (e.g. 0)")
-        for name in ("grid_lr", "grid_lora_rank", "grid_lora_alpha", "seeds"):
-            values = getattr(self, name)
-            if len(set(values)) != len(values):
-                raise SettingError(name, f"{{setting}} repeats a value: {', '.join(map(str, values))}")
+        if len(set(self.seeds)) != len(self.seeds):  # a repeated grid value is one trial; a repeated seed is not
+            raise SettingError("seeds", f"{{setting}} repeats a value: {', '.join(map(str, self.seeds))}")
 
 
 @dataclass
