@@ -227,6 +227,8 @@ def read_settings_file(cls: type, path: str | Path) -> dict[str, Any]:
     import tomllib
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"config file {path} is a folder, not a TOML file")
     if not path.is_file():
         raise InputError(f"config file not found: {path}")
     try:
@@ -404,3 +406,45 @@ def _option_args(f: Field, declared: Any, value: Any, explicit: bool = False) ->
     if origin is tuple:
         return [on[0], *(repr(v) if isinstance(v, float) else str(v) for v in value)]
     return [on[0], repr(value) if isinstance(value, float) else str(value)]
+
+
+def check_numbers(config: Any, minimums: dict[str, tuple[float, bool]] = {}) -> None:  # noqa: B006 (read only)
+    """Refuse a setting's number outside its range (one SettingError naming it): every number of `config` (a
+    dataclass) must be finite, and each named in `minimums` at least (inclusive=True) or above (False) its bound;
+    None (unset) passes. Lists of numbers are checked item by item."""
+    import math
+
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                continue
+            if not math.isfinite(item):
+                raise SettingError(f.name, f"{{setting}} must be a finite number, got {item!r}")
+            if f.name in minimums:
+                bound, inclusive = minimums[f.name]
+                if item < bound or (item == bound and not inclusive):
+                    words = "at least" if inclusive else "more than"
+                    raise SettingError(f.name, f"{{setting}} must be {words} {bound:g}, got {item!r}")
+
+
+def check_choices(setting: str, items: Sequence[str], choices: Sequence[str], *, empty_ok: bool = False) -> None:
+    """Each item of a list setting must be one of `choices`, named once; a typo is refused, never dropped."""
+    if not items and not empty_ok:
+        raise SettingError(setting, f"{{setting}} names none; choose from {', '.join(choices)}")
+    unknown = [item for item in items if item not in choices]
+    if unknown:
+        raise SettingError(setting, f"unknown {{setting}} {', '.join(map(repr, unknown))}; choose from "
+                           f"{', '.join(choices)}")
+    repeated = sorted({item for item in items if list(items).count(item) > 1})
+    if repeated:
+        raise SettingError(setting, f"{{setting}} names {', '.join(map(repr, repeated))} more than once")
+
+
+def check_not_empty(config: Any, names: Sequence[str]) -> None:
+    """Refuse an empty (or all-blank) string for each named setting that is set (a path, a name)."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, str) and not value.strip():
+            raise SettingError(name, "{setting} is empty")

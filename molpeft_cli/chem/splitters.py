@@ -17,6 +17,8 @@ from molpeft_cli.tasks import is_binary
 
 SPLITS = ("train", "valid", "test")
 MIN_CLASS_MOLECULES = 10  # fewer molecules of a class in a split than this make its metrics noisy: warn
+MIN_SPLIT_MOLECULES = 10  # a valid or test split this small gives metrics (and early stopping) that are noise: warn
+FRACTION_TOLERANCE = 0.1  # a split further than this from its fraction (or empty) did not reach it: say why
 # CLI name -> DeepChem splitter class name
 STRATEGIES = {  # keys match choices.SPLIT_STRATEGIES
     "random": "RandomSplitter",
@@ -28,13 +30,18 @@ STRATEGIES = {  # keys match choices.SPLIT_STRATEGIES
 }
 
 
-def check_fractions(frac: tuple[float, float, float]) -> tuple[float, float, float]:
+def check_fractions(frac) -> tuple[float, float, float]:
+    """The train, valid, test fractions: three finite numbers, none negative, train above 0, summing to 1."""
+    frac = tuple(frac)
     if len(frac) != 3:
         raise SettingError("frac", f"{{setting}} takes three numbers (train valid test), got {len(frac)}")
+    if not all(isinstance(f, int | float) and not isinstance(f, bool) and math.isfinite(f) for f in frac):
+        raise SettingError("frac", f"{{setting}} takes three finite numbers (train valid test), got {list(frac)}")
     if any(f < 0 for f in frac) or frac[0] <= 0:
-        raise MolpeftError(f"fractions must be non-negative with a positive train fraction, got {list(frac)}")
+        raise SettingError("frac", f"{{setting}}: fractions must be non-negative with a positive train fraction, "
+                           f"got {list(frac)}")
     if not math.isclose(sum(frac), 1.0, abs_tol=1e-6):
-        raise MolpeftError(f"fractions must sum to 1, got {list(frac)} (sum {sum(frac):g})")
+        raise SettingError("frac", f"{{setting}}: fractions must sum to 1, got {list(frac)} (sum {sum(frac):g})")
     return frac
 
 
@@ -127,6 +134,50 @@ def thin_classes(counts: dict[str, dict[str, int]], least: int = MIN_CLASS_MOLEC
     return notes
 
 
+def fraction_shortfall(table: pl.DataFrame, strategy: str, frac: tuple[float, float, float]) -> str | None:
+    """Why a split did not reach its fractions (a split empty, or further than FRACTION_TOLERANCE from its share)
+    and what to do, as a SettingError template of `frac` (naming {strategy} too); None when it did. For the
+    scaffold strategy, the scaffold group too large to place is named: DeepChem's ScaffoldSplitter fills train,
+    then valid, then test with whole groups, largest first, so a group larger than a split's share goes to the
+    next split that can take it."""
+    n = table.height
+    counts = dict(zip(*table["split"].value_counts().to_dict(as_series=False).values(), strict=True))
+    shares = [counts.get(name, 0) / n for name in SPLITS]
+    missed = [name for name, want, got in zip(SPLITS, frac, shares, strict=True)
+              if (want > 0 and got == 0) or abs(got - want) > FRACTION_TOLERANCE]
+    if not missed:
+        return None
+    reached = " / ".join(f"{name} {got:.0%}" for name, got in zip(SPLITS, shares, strict=True))
+    wanted = "/".join(f"{f:g}" for f in frac)
+    empty = [name for name, want, got in zip(SPLITS, frac, shares, strict=True) if want > 0 and got == 0]
+    off = f"left {' and '.join(empty)} empty" if empty else f"missed the {' and '.join(missed)} fraction"
+    text = f"the {strategy} split of {n} molecules {off}: it reached {reached} instead of {wanted}"
+    if strategy == "scaffold" and "scaffold" in table.columns:
+        groups = table.group_by("scaffold").len().sort(["len", "scaffold"], descending=[True, False])
+        scaffold, size = groups.row(0)
+        share = size / n
+        if share > min(f for f in frac if f > 0) and groups.height < n:
+            shown = repr(scaffold) if scaffold else "'' (acyclic molecules)"
+            text += (f": the scaffold group {shown} holds {size} molecules ({share:.0%}), and a scaffold group is "
+                     "never divided")
+            if share < 0.95:
+                train = math.ceil(share * 100 + 1) / 100
+                rest = 1 - train
+                valid = round(rest * frac[1] / (frac[1] + frac[2]), 2) if frac[1] + frac[2] > 0 else 0.0
+                text += (f"; use {{strategy}} random (or butina, maxmin, fingerprint), or fractions that fit it "
+                         f"(e.g. {{setting}} {train:g} {valid:g} {max(rest - valid, 0):.2g})")
+            else:
+                text += "; no {setting} can fit it: use {strategy} random (or butina, maxmin, fingerprint)"
+            return text
+    return text + "; use more molecules, other fractions ({setting}), or another {strategy}"
+
+
+def thin_splits(table: pl.DataFrame, least: int = MIN_SPLIT_MOLECULES) -> list[str]:
+    """'valid: 4'-style notes for every non-empty valid/test split with fewer than `least` molecules."""
+    counts = dict(zip(*table["split"].value_counts().to_dict(as_series=False).values(), strict=True))
+    return [f"{name}: {counts[name]}" for name in ("valid", "test") if 0 < counts.get(name, 0) < least]
+
+
 @dataclass
 class SplitSummary:
     strategy: str
@@ -135,6 +186,8 @@ class SplitSummary:
     test_max_tanimoto_mean: float
     test_max_tanimoto_median: float
     class_counts: dict[str, dict[str, int]] | None = None  # binary labels: positive/negative per split
+    shortfall: str | None = None  # why the fractions were not reached (fraction_shortfall), when they were not
+    small_splits: list[str] | None = None  # valid/test splits under MIN_SPLIT_MOLECULES (thin_splits), if any
 
     def to_dict(self) -> dict:
         return {
@@ -146,6 +199,8 @@ class SplitSummary:
                 "median": self.test_max_tanimoto_median,
             },
             **({"class_counts": self.class_counts} if self.class_counts is not None else {}),
+            **({"shortfall": self.shortfall} if self.shortfall is not None else {}),
+            **({"small_splits": self.small_splits} if self.small_splits else {}),
         }
 
     def comparison_row(self) -> dict:

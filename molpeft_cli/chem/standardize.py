@@ -19,6 +19,8 @@ class ParsedMolecule:
 def parse_smiles(smiles: str | None) -> ParsedMolecule:
     if smiles is None or not str(smiles).strip():
         return ParsedMolecule(None, None, "empty SMILES")
+    if any(ch.isspace() for ch in str(smiles).strip()):  # RDKit would read what follows as a name: another molecule
+        return ParsedMolecule(None, None, "SMILES with whitespace inside (RDKit would read only the part before it)")
     mol = Chem.MolFromSmiles(str(smiles).strip())
     if mol is None or mol.GetNumAtoms() == 0:
         return ParsedMolecule(None, None, "invalid SMILES (RDKit could not parse it)")

@@ -1,6 +1,8 @@
 """Reading SMILES from files, one set of rules for every step: a plain SMILES file (one per line, optionally
 gzipped, optionally a header such as `smiles`; the first whitespace-separated field, as in .smi files where a name
-may follow), or a CSV/parquet table whose SMILES column is detected."""
+may follow: the one format whose SMILES field ends at whitespace), an SD file (read with RDKit, see
+`data.tables`), or a CSV/parquet table whose SMILES column is detected (a SMILES with whitespace inside it is
+rejected there, never cut)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from molpeft_cli.errors import InputError
 
 PLAIN_SUFFIXES = (".smi", ".smiles", ".txt")
 HEADER_NAMES = ("smiles", "canonical_smiles", "smiles_canonical", "smi")
+SD_SUFFIXES = (".sdf", ".sd", ".mol")
+
+
+def is_sd_file(name: str | Path) -> bool:
+    """An SD (MDL molfile) file by its name: .sdf, .sd or .mol, optionally gzipped."""
+    suffixes = [x.lower() for x in Path(str(name)).suffixes if x.lower() != ".gz"]
+    return bool(suffixes) and suffixes[-1] in SD_SUFFIXES
 
 
 def _suffixes(path: Path) -> list[str]:
@@ -41,7 +50,7 @@ def is_plain_smiles_file(path: Path) -> bool:
     last = stem_suffixes[-1] if stem_suffixes else ""
     if last in PLAIN_SUFFIXES:
         return True
-    if last in (".parquet", ".pq"):
+    if last in (".parquet", ".pq") or is_sd_file(path):
         return False
     with open(path, "rb") as fh:
         if fh.read(4) == b"PAR1":
@@ -79,6 +88,8 @@ def read_smiles(path: str | Path) -> list[str]:
     from molpeft_cli.data.tables import read_table
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"input {path} is a folder, not a SMILES file or table; give the file inside it")
     if not p.is_file():
         raise InputError(f"input file not found: {path}")
     if is_plain_smiles_file(p):

@@ -1,8 +1,9 @@
 """One validation of molecule and split tables at load time, for every command that reads one.
 
-A table that reaches training or evaluation must have, in every row: a SMILES that RDKit parses, a finite
-label (or none, where the table may be unlabeled; never NaN or inf), a non-empty unique `mol_id`, and a `split`
-(when it has that column) of train, valid or test. Problems are reported together, naming the rows (1-based, as
+A table that reaches training or evaluation must have, in every row: a SMILES that RDKit parses, with no
+whitespace inside (RDKit would take what follows as a name), a finite label (or none, where the table may be
+unlabeled; never NaN or inf), a non-empty unique `mol_id`, and a `split` (when it has that column) of train, valid
+or test. Problems are reported together, naming the rows (1-based, as
 a spreadsheet counts data rows) and their ids, as one `TableError`.
 """
 
@@ -78,7 +79,9 @@ def table_problems(df: pl.DataFrame, *, labels_required: bool = False,
 
     smiles = df["smiles_canonical"].cast(pl.String).to_list()
     add("empty SMILES", [i for i, s in enumerate(smiles) if s is None or not s.strip()])
-    add("invalid SMILES (RDKit cannot parse them)", _unparsable(smiles))
+    inner_space = [i for i, s in enumerate(smiles) if s is not None and any(ch.isspace() for ch in s.strip())]
+    add("SMILES with whitespace inside (RDKit would read only the part before it)", inner_space)
+    add("invalid SMILES (RDKit cannot parse them)", [i for i in _unparsable(smiles) if i not in set(inner_space)])
     add("rows without a mol_id", [i for i, m in enumerate(ids) if m is None or not m.strip()])
     seen: dict[str, int] = {}
     repeated = []

@@ -12,6 +12,7 @@ compared.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +23,13 @@ from molpeft_cli.errors import MolpeftError, SettingError
 
 if TYPE_CHECKING:
     from molpeft_cli.influence.retraining import Retraining
+
+# the estimates' minimum samples: the LDS is a rank correlation over subsets (3 give it at all, and it can then
+# only be -1, -0.5, 0.5 or 1); its bootstrap interval over fewer than MIN_INTERVAL_SUBSETS subsets resamples a
+# handful of points and comes out as [1, 1], so below that the interval is not computed (NaN, "n/a" in the report)
+MIN_LDS_SUBSETS = 3
+MIN_INTERVAL_SUBSETS = 10
+log = logging.getLogger(__name__)
 
 CHECK_COLUMNS: dict = {  # polars dtypes by name, so this module needs no polars at import
     "scores": "String", "scope": "String", "solver": "String", "damping": "Float64", "n_params": "Int64",
@@ -40,8 +48,9 @@ class CheckConfig:
     seed: int = field(default=0, metadata={"help": "seed of the subsets, the training order and the bootstrap"})
 
     def __post_init__(self) -> None:
-        if self.subsets < 3:
-            raise SettingError("subsets", f"{{setting}} must be >= 3 (a rank correlation needs them), got "
+        if self.subsets < MIN_LDS_SUBSETS:
+            raise SettingError("subsets", f"{{setting}} must be >= {MIN_LDS_SUBSETS} (a rank correlation needs "
+                               f"them; {MIN_INTERVAL_SUBSETS} or more for its confidence interval), got "
                                f"{self.subsets}")
         if not 0 < self.fraction < 1:
             raise SettingError("fraction", f"{{setting}} must be in (0, 1), got {self.fraction}")
@@ -106,9 +115,17 @@ def check_rows(retraining: Retraining, scores: dict[str, np.ndarray], settings: 
                config: CheckConfig) -> list[dict]:
     """One row per scores table: its setting, LDS and CI, and the check's own settings."""
     rows = []
+    m = len(retraining.measured)
+    if m < MIN_INTERVAL_SUBSETS:
+        log.warning(SettingError(
+            "subsets", f"the LDS is a rank correlation over {m} subsets: too few for a confidence interval (it "
+            f"needs {MIN_INTERVAL_SUBSETS}), so none is given (NaN); the value itself is coarse; use {{setting}} "
+            f"{MIN_INTERVAL_SUBSETS} or more"))
     for name, values in scores.items():
         predicted = predicted_changes(values, retraining.members, retraining.n_train)
         value, low, high = lds(predicted, retraining.measured, config.bootstrap, config.seed)
+        if m < MIN_INTERVAL_SUBSETS:
+            low = high = float("nan")
         setting = settings.get(name, {})
         rows.append({
             "scores": name,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,10 @@ class AuditConfig:
     tolerance: float = option(0.3, "Label difference above which a same-compound pair is reported as a "
                               "conflict.")
     config: str | None = config_option()
+
+    def __post_init__(self) -> None:
+        check_not_empty(self, ("split_table", "pool", "output", "summary", "config"))
+        check_numbers(self, {"tolerance": (0, True)})
 
 
 @dataclass

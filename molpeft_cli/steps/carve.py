@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.tasks import is_binary
 
@@ -24,6 +24,10 @@ class CarveConfig:
     size: int = option(300, "Pool size in molecules.", flags=("--size", "-n"))
     seed: int | None = option(None, "Seed for choosing scaffold groups (default: global).")
     config: str | None = config_option()
+
+    def __post_init__(self) -> None:
+        check_not_empty(self, ("input", "output", "pool", "config"))
+        check_numbers(self, {"size": (1, True), "seed": (0, True)})
 
 
 @dataclass

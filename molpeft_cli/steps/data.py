@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from molpeft_cli.choices import DEDUPE_MODES
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.tasks import CLASSIFICATION, TASK_CHOICES
 
@@ -44,6 +44,7 @@ class DataConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
+        check_not_empty(self, ("source", "output", "rejects", "config"))
         if self.dedupe not in DEDUPE_MODES:
             raise SettingError("dedupe", f"unknown {{setting}} {self.dedupe!r}; choose one of "
                                f"{', '.join(DEDUPE_MODES)}")
@@ -51,6 +52,14 @@ class DataConfig:
             raise SettingError("sample", "{setting} must be at least 1")
         if self.task not in TASK_CHOICES:
             raise SettingError("task", f"unknown {{setting}} {self.task!r}; choose one of {', '.join(TASK_CHOICES)}")
+        check_numbers(self, {"sample": (1, True), "seed": (0, True)})
+        if self.sha256 is not None and not (len(self.sha256) == 64 and all(ch in "0123456789abcdefABCDEF"
+                                                                           for ch in self.sha256)):
+            raise SettingError("sha256", f"{{setting}} must be 64 hexadecimal digits, got {self.sha256!r}")
+        for name in ("smiles_col", "label_col", "id_col", "positive_class"):
+            if getattr(self, name) is not None and not str(getattr(self, name)).strip():
+                raise SettingError(name, "{setting} is empty; name a column, or leave it out to detect it"
+                                   if name != "positive_class" else "{setting} is empty; name a label value")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.tasks import CLASSIFICATION
 
@@ -33,6 +33,7 @@ class EvalConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
+        check_not_empty(self, ("config", "checkpoint", "data", "output", "metrics", "run"))
         if self.split not in SPLIT_CHOICES:
             raise SettingError("split", f"unknown {{setting}} {self.split!r}; choose one of "
                                f"{', '.join(SPLIT_CHOICES)}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import MolpeftError, SettingError
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.tasks import CLASSIFICATION
 from molpeft_cli.training.options import FinetuneOptions
@@ -40,6 +40,14 @@ class FinetuneConfig:
     drop_leaking: bool = option(False, "Drop --extra molecules that are valid/test compounds (with a warning) "
                                 "instead of failing.")
     seed: int | None = option(None, "Training seed (default: the global --seed).")
+
+    def __post_init__(self) -> None:
+        check_not_empty(self, ("split_table", "output", "config"))
+        check_numbers(self, {"seed": (0, True)})
+        if any(not str(path).strip() for path in self.extra):
+            raise SettingError("extra", "{setting} is empty; give a selection table")
+        if not str(self.model).strip():
+            raise SettingError("model", "{setting} is empty; give a bundled name, a checkpoint directory or a hub id")
 
 
 @dataclass

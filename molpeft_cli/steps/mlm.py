@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
 from molpeft_cli.progress import ProgressFactory
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_choices, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.training.mlm_config import MLMConfig
 
@@ -49,12 +49,17 @@ class PretrainConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
+        check_not_empty(self, ("input", "output", "model", "descriptor_cache", "config"))
         if self.size is not None and not self.from_scratch:
             raise SettingError("size", "{setting} sets the size of a new model: use it with {from_scratch}")
         if self.from_scratch and self.size not in SIZES:
             raise SettingError("size", f"{{from_scratch}} needs {{setting}}, one of {', '.join(SIZES)}")
         if self.vocab_extra and not self.from_scratch:
             raise SettingError("vocab_extra", "{setting} builds a new vocabulary: use it with {from_scratch}")
+        from molpeft_cli.data.validate import SPLIT_VALUES
+
+        check_choices("splits", self.split_names, SPLIT_VALUES)
+        check_numbers(self, {"seed": (0, True)})
 
     @property
     def split_names(self) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ class PredictConfig:
     strict: bool = option(False, "Fail on the first invalid SMILES.")
     truncate: bool = option(False, "Cut over-long molecules instead of reporting them.")
     config: str | None = config_option()
+
+    def __post_init__(self) -> None:
+        check_not_empty(self, ("config", "checkpoint", "input", "output"))
 
 
 @dataclass

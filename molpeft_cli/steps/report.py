@@ -9,9 +9,10 @@ from typing import ClassVar
 
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 
+MIN_RESAMPLES = 100
 RUN_DIR_HELP = ("A run directory written by `molpeft run`; or any folder of evaluations (its *.metrics.parquet "
                 "tables are found recursively, any file names); or one or more metrics tables "
                 "(a.metrics.parquet b.metrics.parquet ...). Each cell is read from its `molpeft eval` manifest and "
@@ -45,11 +46,17 @@ class ReportConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
+        check_not_empty(self, ("output", "influence_check", "config"))
         if isinstance(self.run_dir, str | Path):  # one directory, as a plan or the Python API may give it
             self.run_dir = [str(self.run_dir)]
         if not self.run_dir:
             raise SettingError("run_dir", "give {setting}: a run directory, a folder of evaluations, or metrics "
                                "tables (*.metrics.parquet)")
+        if any(not str(path).strip() for path in self.run_dir):
+            raise SettingError("run_dir", "{setting} is empty; give a run directory or metrics tables")
+        # a bootstrap interval from fewer resamples than this is noise in its second digit
+        check_numbers(self, {"resamples": (MIN_RESAMPLES, True), "rf_trees": (1, True),
+                             "chemprop_epochs": (1, True), "seed": (0, True)})
 
 
 @dataclass

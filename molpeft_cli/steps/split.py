@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from molpeft_cli.choices import SPLIT_STRATEGIES
 from molpeft_cli.data.outputs import check_step_outputs
 from molpeft_cli.errors import SettingError
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,11 @@ class SplitConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
-        self.frac = tuple(self.frac)
+        check_not_empty(self, ("input", "output", "summary", "config"))
+        from molpeft_cli.chem.splitters import check_fractions
+
+        self.frac = tuple(check_fractions(self.frac))
+        check_numbers(self, {"seed": (0, True)})
         if not self.compare and self.strategy not in SPLIT_STRATEGIES:
             raise SettingError("strategy", f"unknown split strategy {self.strategy!r} ({{setting}}); choose one of "
                                f"{', '.join(SPLIT_STRATEGIES)}")
@@ -55,12 +59,15 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
 
     from molpeft_cli.chem.splitters import (
         MIN_CLASS_MOLECULES,
+        MIN_SPLIT_MOLECULES,
         STRATEGIES,
         check_fractions,
         check_stratify,
+        fraction_shortfall,
         split_molecules,
         summarize_split,
         thin_classes,
+        thin_splits,
     )
     from molpeft_cli.data.atomic import write_text_atomic
     from molpeft_cli.data.loading import load_molecules
@@ -85,15 +92,16 @@ def split(config: SplitConfig, runtime: Runtime = Runtime(), argv: list[str] | N
         log.info(f"splitting {table.height} molecules with the {name} splitter"
                  + (" (stratified by class)" if c.stratify else ""))
         split_table = split_molecules(table, name, c.frac, seed, stratify=c.stratify)
-        counts = split_table["split"].value_counts()
-        present = dict(zip(counts["split"].to_list(), counts["count"].to_list(), strict=True))
-        empty = [part for part, fraction in zip(("train", "valid", "test"), c.frac, strict=True)
-                 if fraction > 0 and not present.get(part)]
-        if empty:
-            log.warning(f"the {name} split of {table.height} molecules left {' and '.join(empty)} empty "
-                        f"(fractions {', '.join(map(str, c.frac))}); fine-tuning needs train and valid molecules "
-                        "and eval a test split: use more molecules or other fractions")
+        shortfall = fraction_shortfall(split_table, name, c.frac)
+        if shortfall:  # warned, and recorded in the summary (the key only then)
+            log.warning(SettingError("frac", shortfall))
+        thin = thin_splits(split_table)
+        if thin:  # said, and recorded in the summary (the key only then); a warning would be noise on toy data
+            log.info(f"the {name} split has fewer than {MIN_SPLIT_MOLECULES} molecules in {', '.join(thin)}: "
+                     "metrics and early stopping on so few are noise; use more molecules or larger fractions")
         summary = summarize_split(split_table, name)
+        summary.shortfall = SettingError("frac", shortfall).render() if shortfall else None
+        summary.small_splits = thin or None
         thin = thin_classes(summary.class_counts) if summary.class_counts else []
         if thin:
             text = (f"the {name} split has fewer than {MIN_CLASS_MOLECULES} molecules of a class ("

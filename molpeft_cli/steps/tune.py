@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from molpeft_cli.schema import argument, config_option, option
+from molpeft_cli.schema import argument, check_not_empty, check_numbers, config_option, option
 from molpeft_cli.settings import Runtime
 from molpeft_cli.steps.finetune import DEFAULT_MODEL
 from molpeft_cli.training.options import FinetuneOptions
@@ -34,6 +34,18 @@ class TuneConfig:
     recipe: FinetuneOptions = option(default_factory=FinetuneOptions, nested=True,
                                      help="The fixed training recipe (method, epochs, patience, batch, bf16); the "
                                           "grid's values replace its lr (and LoRA rank/alpha).")
+
+    def __post_init__(self) -> None:
+        check_not_empty(self, ("split_table", "output", "model", "config"))
+        from molpeft_cli.errors import SettingError
+        from molpeft_cli.tuning.grid import grid_for
+
+        grid_for(self.recipe.peft, self.grid_lr, self.grid_lora_rank, self.grid_lora_alpha)  # the grid's own checks
+        check_numbers(self, {"seeds": (0, True), "jobs": (1, True)})  # and every grid value finite
+        if not self.seeds:
+            raise SettingError("seeds", "{setting} names no seed; give at least one (e.g. 0)")
+        if len(set(self.seeds)) != len(self.seeds):  # a repeated grid value is one trial; a repeated seed is not
+            raise SettingError("seeds", f"{{setting}} repeats a value: {', '.join(map(str, self.seeds))}")
 
 
 @dataclass

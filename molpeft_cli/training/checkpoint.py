@@ -127,6 +127,8 @@ def load_finetuned(directory: str | os.PathLike, device: str = "auto") -> Finetu
 
     directory = Path(directory)
     meta_path = directory / META_FILE
+    if directory.exists() and not directory.is_dir():
+        raise MolpeftError(f"{directory} is a file, not a folder: give the fine-tuned checkpoint directory")
     if not directory.is_dir():
         raise MolpeftError(f"checkpoint directory not found: {directory}")
     if not meta_path.is_file():

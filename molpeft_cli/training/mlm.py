@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 120
 HELDOUT_STREAM = 7  # the held-out masks come from their own seeded stream, fixed for the whole run
+# the held-out loss is a mean over its masked tokens: below this many it moves more with which tokens were masked
+# than with the model, so early stopping on it is warned about and the run's data summary marks it
+MIN_HELDOUT_MASKED_TOKENS = 100
 
 
 class DescriptorHead(nn.Module):
@@ -243,6 +246,7 @@ class MLMTrainer:
             self.state = saved.state
         self.last_saved_step: int | None = saved.state.step if saved is not None else None
         self.heldout_batches = self._heldout_batches()
+        self._check_heldout_sample()
         self._epoch_cache: tuple[int, list[list[int]]] | None = None
         self.parallel = self.dist.wrap(MLMObjective(self.model, self.head, config.descriptor_weight)) \
             if self.dist.distributed else None
@@ -257,6 +261,29 @@ class MLMTrainer:
             masked, labels = mask_tokens(input_ids, mask, self.spec, generator)
             batches.append((masked, mask, labels, self._targets(self.data.heldout_targets, indices)))
         return batches
+
+    def _check_heldout_sample(self) -> None:
+        """The held-out estimate's sample: no masked token is refused (a loss of 0 that early stopping would
+        trust); fewer than MIN_HELDOUT_MASKED_TOKENS is warned about and marked in the data summary (the keys
+        `heldout_masked_tokens` and `heldout_below_minimum`, only then, so other runs' records stay as they were)."""
+        from molpeft_cli.errors import SettingError
+
+        if not self.data.heldout_ids:
+            return  # holdout 0: no held-out loss asked for
+        masked = sum(int((labels != IGNORE_INDEX).sum()) for _, _, labels, _ in self.heldout_batches)
+        molecules = len(self.data.heldout_ids)
+        if masked == 0:
+            raise SettingError("holdout", f"the held-out part ({{setting}} {self.config.holdout:g}: {molecules} "
+                               f"molecule{'s' if molecules != 1 else ''}) has no masked token, so there is no "
+                               "held-out loss to report or stop early on; hold out more molecules (at least "
+                               f"{MIN_HELDOUT_MASKED_TOKENS} masked tokens, e.g. {{setting}} 0.05 of a larger "
+                               "corpus), or {setting} 0 for none")
+        if masked < MIN_HELDOUT_MASKED_TOKENS:
+            log.warning(SettingError("holdout", f"the held-out loss is measured on {masked} masked tokens of "
+                                     f"{molecules} molecules, fewer than {MIN_HELDOUT_MASKED_TOKENS}: it is noisy, "
+                                     "and so is early stopping on it (marked in the manifest); hold out more "
+                                     "({setting})"))
+            self.data.summary.update(heldout_masked_tokens=masked, heldout_below_minimum=True)
 
     def _targets(self, table: np.ndarray | None, indices: list[int]) -> torch.Tensor | None:
         if table is None or self.head is None:

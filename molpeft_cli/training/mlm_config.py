@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from molpeft_cli.errors import SettingError
+from molpeft_cli.schema import check_numbers
 from molpeft_cli.training.schedule import SCHEDULES
 
 # Settings that must be equal for `--resume` to continue a run exactly; the others (time budget, saving) may change.
@@ -58,6 +59,8 @@ class MLMConfig:
             (self.save_every >= 1, "save_every", "{setting} must be >= 1"),
             (self.patience >= 0, "patience", "{setting} must be >= 0"),
             (self.holdout >= 0, "holdout", "{setting} must be >= 0"),
+            (self.holdout < 1 or float(self.holdout).is_integer(), "holdout",
+             f"{{setting}} is a fraction below 1 or a whole count of molecules, got {self.holdout!r}"),
             (self.warmup >= 0, "warmup", "{setting} must be >= 0"),
             (self.schedule in SCHEDULES, "schedule", f"{{setting}} must be one of {', '.join(SCHEDULES)}"),
             (self.max_grad_norm >= 0, "max_grad_norm", "{setting} must be >= 0"),
@@ -68,6 +71,8 @@ class MLMConfig:
         for ok, setting, message in checks:
             if not ok:
                 raise SettingError(setting, message)
+        # and every number finite (lr=inf passes `> 0`)
+        check_numbers(self, {"seed": (0, True), "weight_decay": (0, True)})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,7 @@ from typing import Any
 
 from molpeft_cli.choices import ADAPTERS, FEATURE_SETS
 from molpeft_cli.errors import SettingError
+from molpeft_cli.schema import check_numbers
 from molpeft_cli.tasks import CLASSIFICATION, REGRESSION, STOPPING_METRICS, TASK_CHOICES
 
 PEFT_METHODS = ADAPTERS
@@ -74,6 +75,7 @@ class FinetuneOptions:
             raise SettingError("lora_alpha", "{setting} must be positive")
         if not self.warmup_epochs >= 0:
             raise SettingError("warmup_epochs", "{setting} must be non-negative")
+        check_numbers(self, {"weight_decay": (0, True), "grad_clip": (0, True)})  # and every number finite
         if not 0.0 < self.plateau_factor <= 1.0:
             raise SettingError("plateau_factor", f"{{setting}} must be in (0, 1], got {self.plateau_factor}")
         unknown = [k for k in self.features if k not in FEATURE_SETS]
