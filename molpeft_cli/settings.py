@@ -26,7 +26,7 @@ class Runtime:
         from molpeft_cli.errors import SettingError
 
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise SettingError("seed", f"{{setting}} must be 0 or more (a whole number), got {self.seed!r}")
+            raise SettingError("seed", f"{{setting}} must be 0 or more, got {self.seed!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 0):
             raise SettingError("threads", f"{{setting}} must be a whole number, 1 or more, got {self.threads!r}")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.match(self.device):
