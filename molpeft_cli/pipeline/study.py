@@ -98,6 +98,11 @@ class StudyConfig:
             FinetuneOptions(features=list(self.features))  # the same check as finetune's
         if self.seeds is not None and not self.seeds:
             raise SettingError("seeds", "{setting} is empty")
+        from molpeft_cli.schema import check_not_empty, check_numbers
+
+        check_not_empty(self, ("output", "data", "smiles_col", "label_col", "id_col", "pool", "model", "makefile",
+                               "snakefile", "config"))
+        check_numbers(self, {"seeds": (0, True), "time_limit": (0, False)})
         if self.budgets is not None:
             if not self.budgets:
                 raise SettingError("budgets", "{setting} is empty")

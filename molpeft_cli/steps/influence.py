@@ -33,8 +33,12 @@ class InfluenceConfig:
     config: str | None = config_option()
 
     def __post_init__(self) -> None:
+        from molpeft_cli.schema import check_not_empty, check_numbers
+
         if self.target not in ("valid", "test"):
             raise SettingError("target", f"{{setting}} must be valid or test, got {self.target!r}")
+        check_not_empty(self, ("checkpoint", "train", "pool", "output", "params", "config"))
+        check_numbers(self, {"batch_size": (1, True), "seed": (0, True)})
 
 
 # What the manifest's `params` leave out: the files (recorded as inputs and output) and the seed (its own field).

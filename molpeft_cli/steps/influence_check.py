@@ -40,11 +40,20 @@ class CheckStepConfig:
 
     def __post_init__(self) -> None:
         from molpeft_cli.errors import SettingError
+        from molpeft_cli.influence.check import CheckConfig
+        from molpeft_cli.schema import check_not_empty, check_numbers
 
         if not self.scores:
             raise SettingError("scores", "{setting}: give at least one scores table")
+        if any(not s.strip() for s in self.scores):
+            raise SettingError("scores", "{setting} is empty")
         if self.jobs < 1:
             raise SettingError("jobs", f"{{setting}} must be >= 1, got {self.jobs}")
+        check_not_empty(self, ("checkpoint", "train", "pool", "output", "retraining", "config"))
+        check_numbers(self, {"seed": (0, True)})
+        # the check's own settings, refused here rather than once the retraining starts
+        CheckConfig(subsets=self.subsets, fraction=self.fraction, epochs=self.epochs, lr=self.lr,
+                    bootstrap=self.bootstrap)
 
 
 @dataclass

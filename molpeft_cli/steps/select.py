@@ -65,9 +65,21 @@ class SelectConfig:
         if self.strategy not in STRATEGIES:
             raise SettingError("strategy", f"unknown {{setting}} {self.strategy!r}; choose one of "
                                f"{', '.join(STRATEGIES)}")
+        from molpeft_cli.schema import check_choices, check_not_empty, check_numbers
+        from molpeft_cli.selection import REGISTRY
         from molpeft_cli.selection.uncertainty import check_uncertainty
 
         check_uncertainty(self.uncertainty)
+        check_not_empty(self, ("pool", "output", "exclude", "train", "valid", "model", "scores", "config"))
+        check_numbers(self, {"k": (1, True), "passes": (2, True), "seed": (0, True), "projection_dim": (0, True)})
+        check_choices("exclude_splits", self.guarded_splits, ("train", "valid", "test"))
+        # an input the strategy does not read would be ignored without a word: say so instead
+        needs = REGISTRY[self.strategy].needs
+        for setting, need in (("model", "model"), ("scores", "scores")):
+            if getattr(self, setting) is not None and need not in needs:
+                readers = ", ".join(name for name, entry in REGISTRY.items() if need in entry.needs)
+                raise SettingError(setting, f"{{strategy}} {self.strategy} reads no {{setting}}; leave it out (the "
+                                   f"strategies that read one: {readers})")
 
     @property
     def guarded_splits(self) -> tuple[str, ...]:
