@@ -218,7 +218,7 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
     from molpeft_cli.model.heads import binary_classification_loss, regression_loss
     from molpeft_cli.tasks import CLASSIFICATION, check_task
     from molpeft_cli.training.batching import iter_batches
-    from molpeft_cli.training.optim import finetune_optimizer
+    from molpeft_cli.training.optim import finetune_optimizer, optimizer_step
 
     if check_task(task) == CLASSIFICATION:
         def loss_of(logits, labels):
@@ -259,11 +259,7 @@ def continue_training(model, train_ids, train_labels: np.ndarray, extra_ids, ext
             loss = loss_of(out.logits, batch.labels)
             if not torch.isfinite(loss):
                 raise SettingError("lr", f"retraining diverged (loss {loss.item()}); lower {{setting}}")
-            loss.backward()
-            if recipe.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, recipe.grad_clip)
-            optimizer.step()
-            schedule.step()
+            optimizer_step(loss, optimizer, schedule, trainable, recipe.grad_clip)
     model.eval()
 
 

@@ -161,13 +161,20 @@ def roc_curves(panels: Sequence[tuple[str, pl.DataFrame]], path: Path) -> Path:
 
 def calibration(panels: Sequence[tuple[str, pl.DataFrame]], path: Path) -> Path:
     """Reliability curves: share of positives against mean predicted probability per bin, one line per panel."""
+    curves = [(title, *reliability(table["label"].to_numpy(), table["prediction"].to_numpy())[:2])
+              for title, table in panels]
+    return _against_diagonal(curves, "mean predicted probability (bin)", "share of positives", path)
+
+
+def _against_diagonal(curves: Sequence[tuple[str, Sequence[float], Sequence[float]]], xlabel: str, ylabel: str,
+                      path: Path) -> Path:
+    """(title, x, y) curves on the unit square with the diagonal a calibrated model would follow."""
     figure, (ax,) = _new(5.2, 4.6)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    for i, (title, table) in enumerate(panels):
-        mean_p, observed, _ = reliability(table["label"].to_numpy(), table["prediction"].to_numpy())
-        ax.plot(mean_p, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
-    ax.set_xlabel("mean predicted probability (bin)")
-    ax.set_ylabel("share of positives")
+    for i, (title, x, y) in enumerate(curves):
+        ax.plot(x, y, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
@@ -255,31 +262,12 @@ def budget_curves(table: pl.DataFrame, adapters: Sequence[str], path: Path, metr
 
 def interval_calibration(panels: Sequence[tuple[str, Sequence[tuple[float, float]]]], path: Path) -> Path:
     """Observed coverage against the nominal level of the central interval, one line per (title, points)."""
-    figure, (ax,) = _new(5.2, 4.6)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    for i, (title, points) in enumerate(panels):
-        level, observed = np.array(sorted(points)).T
-        ax.plot(level, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
-    ax.set_xlabel("nominal level of the interval (mean ± z·sd)")
-    ax.set_ylabel("share of validation molecules inside")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    return _save(figure, path)
+    curves = [(title, *np.array(sorted(points)).T) for title, points in panels]
+    return _against_diagonal(curves, "nominal level of the interval (mean ± z·sd)",
+                             "share of validation molecules inside", path)
 
 
 def uncertainty_reliability(panels: Sequence[tuple[str, Sequence[tuple[float, float, int]]]], path: Path) -> Path:
     """Reliability diagram from recorded bins: share of positives against mean predicted probability."""
-    figure, (ax,) = _new(5.2, 4.6)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    for i, (title, points) in enumerate(panels):
-        mean_p, observed, _ = np.array(sorted(points)).T
-        ax.plot(mean_p, observed, marker=MARKERS[i % len(MARKERS)], linewidth=1.2, markersize=4, label=title)
-    ax.set_xlabel("mean predicted probability (bin)")
-    ax.set_ylabel("share of positives")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    return _save(figure, path)
+    curves = [(title, *np.array(sorted(points)).T[:2]) for title, points in panels]
+    return _against_diagonal(curves, "mean predicted probability (bin)", "share of positives", path)

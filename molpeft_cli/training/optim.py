@@ -51,6 +51,17 @@ def build_adamw(modules: nn.Module | Sequence[nn.Module], lr: float, weight_deca
     return torch.optim.AdamW(parameter_groups(modules, weight_decay), lr=lr)
 
 
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, schedule, parameters,
+                   grad_clip: float) -> None:
+    """One fine-tuning step after the forward pass: backward, clip the gradient norm (`grad_clip` > 0), the
+    optimizer's step, the rate schedule's step. Fine-tuning and the influence check's retraining share it."""
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    optimizer.step()
+    schedule.step()
+
+
 def finetune_optimizer(model: nn.Module, recipe: FinetuneOptions,
                        steps_per_epoch: int) -> tuple[torch.optim.AdamW, PlateauSchedule]:
     """Fine-tuning's optimizer and rate for `recipe` (its lr, weight decay, warmup epochs and plateau factor)."""

@@ -202,7 +202,7 @@ def finetune_supervised(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise MolpeftError("no parameter is trainable")
-    from molpeft_cli.training.optim import finetune_optimizer
+    from molpeft_cli.training.optim import finetune_optimizer, optimizer_step
 
     optimizer, schedule = finetune_optimizer(model, options,
                                              math.ceil(len(enc_train.input_ids) / options.batch_size))
@@ -234,11 +234,7 @@ def finetune_supervised(
                 step_loss, step_count = None, len(batch.indices)
             if not math.isfinite(loss.item() if step_loss is None else step_loss):  # the same on every rank
                 raise SettingError("lr", f"training diverged at epoch {epoch} (loss {loss.item()}); lower {{setting}}")
-            loss.backward()
-            if options.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, options.grad_clip)
-            optimizer.step()
-            schedule.step()
+            optimizer_step(loss, optimizer, schedule, trainable, options.grad_clip)
             total += (loss.item() if step_loss is None else step_loss) * step_count
             count += step_count
         if dist.distributed:  # each rank predicts its block of the validation set; every rank gets them all
