@@ -20,6 +20,7 @@ import logging
 import sys
 import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--profile", default="full")
     parser.add_argument("--seeds", default=None, help="comma-separated, in the order to run them")
+    parser.add_argument("--adapters", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--selections", default=None, help="comma-separated (default: the original study's grid)")
+    parser.add_argument("--budgets", default=None, help="comma-separated numbers of pool molecules (run --budgets)")
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="threads per worker")
     parser.add_argument("--device", default="auto")
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from molpeft_cli.choices import ADAPTERS, SELECTIONS
     from molpeft_cli.errors import MolpeftError
     from molpeft_cli.pipeline.execute import is_current
-    from molpeft_cli.pipeline.plan import StudyPlan, build_plan
+    from molpeft_cli.pipeline.plan import build_plan
     from molpeft_cli.pipeline.profiles import PROFILES
     from molpeft_cli.pipeline.study import global_args_for, run_plan
     from molpeft_cli.settings import Runtime
@@ -70,16 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir)
     profile = PROFILES[args.profile]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(profile.seeds)
-    plan = build_plan(run_dir, profile, seeds, list(ADAPTERS), list(SELECTIONS), None, None)
-    canonical = build_plan(run_dir, profile, sorted(seeds), list(ADAPTERS), list(SELECTIONS), None, None)
+    adapters = args.adapters.split(",") if args.adapters else list(ADAPTERS)
+    selections = args.selections.split(",") if args.selections else list(SELECTIONS)
+    budgets = [int(k) for k in args.budgets.split(",")] if args.budgets else None
+    plan = build_plan(run_dir, profile, seeds, adapters, selections, None, None, budgets=budgets)
+    canonical = build_plan(run_dir, profile, sorted(seeds), adapters, selections, None, None, budgets=budgets)
     missing = [s.name for s in plan.steps if s.name in PREREQUISITES and not is_current(s)]
     if missing:
         print(f"error: {len(missing)} prerequisite step(s) are not done in {run_dir}: {', '.join(missing[:6])}; "
               "run them where DeepChem is installed (the data steps of "
               f"`molpeft run --profile {args.profile} -o {run_dir} --dry-run`)", file=sys.stderr)
         return 2
-    todo = StudyPlan(plan.run_dir, plan.profile, plan.seeds, plan.adapters, plan.selections, plan.pool, plan.model,
-                     steps=[s for s in plan.steps if s.name not in LEFT_OUT], features=plan.features)
+    todo = replace(plan, steps=[s for s in plan.steps if s.name not in LEFT_OUT])
     runtime = Runtime(seed=0, threads=args.threads, device=args.device)
     status = "failed"
     try:  # `molpeft run`'s own execution: run.json, the worker pool, run_history.jsonl, the time limit
