@@ -83,4 +83,4 @@ def test_run_time_limit_ends_with_status_75_and_is_recorded(runner, tmp_path):
     assert history["status"] == "time limit" and history["steps_run"] == 0
     assert history["steps_not_started"] == history["steps"]
     assert_one_line_error(invoke(runner, ["run", "--profile", "tiny", "-o", str(tmp_path / "other"),
-                                          "--time-limit", "0"]), "--time-limit must be a positive")
+                                          "--time-limit", "0"]), "--time-limit must be more than 0")

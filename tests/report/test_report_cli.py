@@ -32,4 +32,4 @@ def test_report_on_a_missing_run_dir_and_bad_options(runner, tmp_path):
     assert_one_line_error(invoke(runner, ["report", str(tmp_path / "run"), "-o", str(tmp_path / "r"),
                                           "--resamples", "10"]), "at least 100")
     assert_one_line_error(invoke(runner, ["report", str(tmp_path / "run"), "-o", str(tmp_path / "r"),
-                                          "--rf-trees", "0"]), "at least one tree")
+                                          "--rf-trees", "0"]), "--rf-trees must be at least 1")
