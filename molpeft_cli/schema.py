@@ -287,8 +287,7 @@ def settings_for(cls: type, **values: Any) -> types.MappingProxyType:
     checked against the command's declarations: each name is one of its settings and each value of the declared
     kind. Read-only, so a profile's overrides cannot be changed by a plan that uses them."""
     declared = {f.name: tp for f, tp, _ in _options_of(cls)}
-    positional = {f.name for f in cli_fields(cls) if f.metadata.get("kind") == "argument"}
-    unknown = sorted(set(values) - set(declared) - positional)
+    unknown = _unknown_settings(cls, values)
     if unknown:
         raise TypeError(f"{command_of(cls)} has no setting {', '.join(unknown)}")
     for name, value in values.items():
@@ -298,12 +297,18 @@ def settings_for(cls: type, **values: Any) -> types.MappingProxyType:
     return types.MappingProxyType(dict(values))
 
 
+def _unknown_settings(cls: type, names: Collection[str]) -> list[str]:
+    """The names that are neither an option (nested recipes' included) nor a positional argument of `cls`."""
+    known = {f.name for f, _, _ in _options_of(cls)} | {f.name for f in cli_fields(cls)
+                                                       if f.metadata.get("kind") == "argument"}
+    return sorted(set(names) - known)
+
+
 def make(cls: type, **settings: Any) -> Any:
     """A command's config from settings given by name (positionals and options, a nested recipe's by their own
     names; the rest at their defaults), validated as the CLI's would be."""
     groups = {f.name: g for f, _, g in _options_of(cls)}
-    positional = {f.name for f in cli_fields(cls) if f.metadata.get("kind") == "argument"}
-    unknown = sorted(set(settings) - set(groups) - positional)
+    unknown = _unknown_settings(cls, settings)
     if unknown:
         raise MolpeftError(f"{command_of(cls)} has no setting {', '.join(unknown)}")
     if settings.get("config"):
@@ -321,7 +326,7 @@ def config_record(config: Any) -> dict[str, Any]:
     manifest records, and what a recorded one is compared with."""
     import json
 
-    return json.loads(json.dumps(_plain(dataclasses.asdict(config))))
+    return json.loads(json.dumps(jsonable(dataclasses.asdict(config))))
 
 
 def defaults_record(cls: type) -> dict[str, Any]:
@@ -333,10 +338,10 @@ def defaults_record(cls: type) -> dict[str, Any]:
         if not f.init:
             continue
         if f.default is not MISSING:
-            out[f.name] = _plain(f.default)
+            out[f.name] = jsonable(f.default)
         elif f.default_factory is not MISSING:
             value = f.default_factory()
-            out[f.name] = _plain(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value)
+            out[f.name] = jsonable(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value)
     return json.loads(json.dumps(out))
 
 
@@ -351,12 +356,16 @@ def with_defaults(record: dict[str, Any], cls: type) -> dict[str, Any]:
     return merged
 
 
-def _plain(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it: dicts (string keys) and lists of numbers, strings, booleans and None; enums as
+    their values, paths and anything else as strings. The one conversion of configs and manifests."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool | int | float | str) or value is None:
+        return [jsonable(v) for v in value]
+    if hasattr(value, "value") and hasattr(type(value), "__members__"):  # enums
+        return value.value
+    if isinstance(value, float | int | str | bool) or value is None:
         return value
     return str(value)
 

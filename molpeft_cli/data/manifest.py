@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from molpeft_cli.data.atomic import write_text_atomic
+from molpeft_cli.schema import config_record, jsonable
 
 TRACKED_PACKAGES = (
     "molpeft", "torch", "transformers", "peft", "rdkit", "deepchem", "polars", "numpy", "safetensors",
@@ -89,19 +90,17 @@ def build_manifest(
     """`argv` is the command line that made the output (the CLI's own, or the one a pipeline step stands for);
     None for a call from Python. `config` is the step's config dataclass as the step was given it (recorded as
     JSON; `molpeft run` compares it to decide whether the step is up to date)."""
-    from molpeft_cli.schema import config_record
-
     return {
         "command": command,
         "argv": list(argv or []),
         **({"config": config_record(config)} if config is not None else {}),
-        "params": _jsonable(params),
+        "params": jsonable(params),
         "seed": seed,
         "inputs": describe_inputs(inputs),
         "versions": package_versions(),
         "started": started,
         "ended": now(),
-        **(_jsonable(extra) if extra else {}),
+        **(jsonable(extra) if extra else {}),
     }
 
 
@@ -119,17 +118,3 @@ def read_manifest(output: str | os.PathLike) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text())
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return str(value)
-    if hasattr(value, "value") and hasattr(type(value), "__members__"):  # enums
-        return value.value
-    if isinstance(value, float | int | str | bool) or value is None:
-        return value
-    return str(value)

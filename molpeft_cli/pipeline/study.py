@@ -102,12 +102,10 @@ class StudyConfig:
 
         check_not_empty(self, ("output", "data", "smiles_col", "label_col", "id_col", "pool", "model", "makefile",
                                "snakefile", "config"))
-        check_numbers(self, {"seeds": (0, True), "time_limit": (0, False)})
+        check_numbers(self, {"seeds": (0, True), "time_limit": (0, False), "budgets": (1, True)})
         if self.budgets is not None:
             if not self.budgets:
                 raise SettingError("budgets", "{setting} is empty")
-            if any(k < 1 for k in self.budgets):
-                raise SettingError("budgets", f"{{setting}} must be at least 1 each, got {self.budgets}")
             if len(set(self.budgets)) != len(self.budgets):
                 raise SettingError("budgets", f"{{setting}} names a budget twice: {self.budgets}")
             if self.pool is None and max(self.budgets) > PROFILES[self.profile].pool_size:
@@ -180,8 +178,6 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     log.info(f"{len(plan.seeds)} seed(s), {len(plan.adapters)} adapters x {len(plan.selections)} selections, "
              f"pool: {'file ' + config.pool if config.pool else 'carved from the dataset'}; {len(plan.steps)} steps")
     run_dir = Path(config.output)
-    if config.time_limit is not None and not config.time_limit > 0:
-        raise SettingError("time_limit", "{setting} must be a positive number of minutes")
     _check_run_dir(run_dir, description, config.overwrite, dry_run=config.dry_run)
     if config.dry_run:
         return StudyResult(run_dir, plan, execute(plan, global_args, dry_run=True))
@@ -190,7 +186,7 @@ def run_study(config: StudyConfig, runtime: Runtime = Runtime(), argv: list[str]
     with directory_lock(run_dir, "run", argv=argv):
         deadline = time.monotonic() + 60 * config.time_limit if config.time_limit else None
         return run_plan(plan, run_dir, description, global_args, step_runtime, argv, config.snakefile,
-                           config.jobs, deadline=deadline, keep_going=config.keep_going)
+                        config.jobs, deadline=deadline, keep_going=config.keep_going)
 
 
 def _check_run_dir(run_dir: Path, description: dict, overwrite: bool = False, dry_run: bool = False) -> None:
@@ -292,8 +288,8 @@ def _move_aside(run_dir: Path, held: str) -> None:
 
 
 def run_plan(plan, run_dir: Path, description: dict, global_args: list[str], step_runtime: Runtime,
-                argv: list[str] | None, snakefile: str | None = None, jobs: int = 1, deadline: float | None = None,
-                keep_going: bool = False) -> StudyResult:
+             argv: list[str] | None, snakefile: str | None = None, jobs: int = 1, deadline: float | None = None,
+             keep_going: bool = False) -> StudyResult:
     """Run a planned study in `run_dir` (already locked by the caller): write run.json, execute the steps on `jobs`
     workers (or write the Snakefile and stop), and append this invocation to run_history.jsonl."""
     from molpeft_cli.data.atomic import write_text_atomic
