@@ -7,7 +7,7 @@ Snakefile it writes, where each step's config is written as its command line (`s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,9 @@ def _selection_steps(plan: StudyPlan, seed: int, split: Path, pool: Path) -> Non
         if "train" in needs:
             common["train"] = str(split)
         if "model" in needs:
-            common.update(model=str(base_ckpt), passes=p.passes, **p.select)
+            common["model"] = str(base_ckpt)
+            if "passes" in {f.name for f in fields(REGISTRY[strategy].config_cls)}:  # the MC-dropout strategies
+                common.update(passes=p.passes, **p.select)
             deps.append(base_step)
         if "scores" in needs:  # one scores table per seed, whatever the budgets
             scores = d / "scores" / f"{selection_name(strategy, seed)}.parquet"

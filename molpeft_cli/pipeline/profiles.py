@@ -27,8 +27,8 @@ class Profile:
     seeds: tuple[int, ...]
     k: int = 185
     pool_size: int = 300
-    passes: int = 100  # MC-dropout passes of the strategies that ask for a model
-    select: MappingProxyType = field(default_factory=lambda: NONE)  # more settings of strategies given a model
+    passes: int = 100  # MC-dropout passes of the strategies that take them (their config has `passes`)
+    select: MappingProxyType = field(default_factory=lambda: NONE)  # more settings of those strategies
     influence: MappingProxyType = field(default_factory=lambda: NONE)  # settings of the `influence` step
     sample: int | None = None  # subsample the dataset (tiny profile)
     split_compare: bool = True

@@ -115,9 +115,16 @@ def select(config: SelectConfig, runtime: Runtime = Runtime(), argv: list[str] |
     recorder = Recorder("select", c.params(), seed, {name: getattr(c, name) for name in c.inputs}, argv, config=c)
     runtime.apply_threads()
     pool_table = load_molecules(c.pool, "pool", unlabeled=True)
-    split_table = load_molecules(c.exclude, "split") if c.exclude else None
-    train_table = load_molecules(c.train, "train") if c.train else split_table
-    valid_table = load_molecules(c.valid, "valid") if c.valid else split_table
+    loaded: dict[str, Any] = {}  # each split table read once (the study gives one file as exclude, train and valid)
+
+    def split_input(path: str | None, what: str):
+        if path is not None and path not in loaded:
+            loaded[path] = load_molecules(path, what)
+        return loaded.get(path) if path is not None else None
+
+    split_table = split_input(c.exclude, "split")
+    train_table = split_input(c.train, "train") if c.train else split_table
+    valid_table = split_input(c.valid, "valid") if c.valid else split_table
     score_table = read_table(c.scores) if c.scores else None
     options = dict(k=c.k, threshold=c.threshold, seed=seed, passes=c.passes, uncertainty=c.uncertainty,
                    projection_dim=c.projection_dim)
